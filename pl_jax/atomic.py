@@ -1,0 +1,34 @@
+"""Atomic file writes: a reader (or a crash) sees the old file or the new one, whole."""
+
+import contextlib
+import json
+import os
+import tempfile
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def _replace_on_success(path: str, suffix: str):
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix=suffix)
+  try:
+    with os.fdopen(fd, 'wb') as f:
+      yield f
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def write_json(path: str, obj) -> None:
+  with _replace_on_success(path, '.json') as f:
+    f.write((json.dumps(obj, indent=2, allow_nan=False) + '\n').encode())
+
+
+def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+  with _replace_on_success(path, '.npz') as f:
+    np.savez(f, **arrays)

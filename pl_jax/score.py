@@ -1,0 +1,29 @@
+"""Score: the model's confidence and predicted class for every example, in one jitted call."""
+
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+
+@functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size'))
+def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
+          chunk_size: int = 1024) -> tuple[jax.Array, jax.Array]:
+  """Scores all images in fixed-size chunks (`lax.map`), so memory stays bounded.
+
+  Args:
+    apply_fn: the model's apply, `apply_fn({'params': params}, uint8[B, H, W, C])`
+      -> logits float32[B, K].
+    images: uint8[N, H, W, C]; padded inside to a multiple of chunk_size.
+
+  Returns:
+    confidence: float32[N], the top softmax probability.
+    predicted: int32[N], the class that has it.
+  """
+  n = images.shape[0]
+  padded = jnp.pad(images, [(0, -n % chunk_size)] + [(0, 0)] * (images.ndim - 1))
+  chunks = padded.reshape(-1, chunk_size, *images.shape[1:])
+  logits = jax.lax.map(lambda chunk: apply_fn({'params': params}, chunk), chunks)
+  probabilities = jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
+  return jnp.max(probabilities, axis=-1), jnp.argmax(probabilities, axis=-1).astype(jnp.int32)

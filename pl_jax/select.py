@@ -1,0 +1,77 @@
+"""Select: which pool examples become pseudo-labeled, and the record of every label.
+
+`LabelState` is the loop's explicit state: arrays of the full training-set size
+whose `source` says, for each example, whether its label came from a human, was
+adopted as a pseudo-label, or whether it is still in the unlabeled pool.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+# Values of LabelState.source.
+NONE, HUMAN, PSEUDO = 0, 1, 2
+SOURCE_NAMES = ('none', 'human', 'pseudo')
+
+
+@struct.dataclass
+class LabelState:
+  """The label of every training example and where it came from. All [N].
+
+  labels: int32, the label in use; -1 while in the pool.
+  source: int8, NONE / HUMAN / PSEUDO.
+  iteration: int32, the iteration whose model selected the pseudo-label (it is
+    trained on from the next iteration); 0 for human labels, -1 in the pool.
+  confidence: float32, the model's confidence when it selected the label; NaN
+    for human labels and the pool.
+  """
+  labels: jax.Array
+  source: jax.Array
+  iteration: jax.Array
+  confidence: jax.Array
+
+  @classmethod
+  def from_human(cls, true_labels: np.ndarray, labeled: np.ndarray) -> 'LabelState':
+    """Human labels where `labeled` (bool[N]) is set; everything else is pool."""
+    return cls(labels=jnp.where(labeled, true_labels, -1).astype(jnp.int32),
+               source=jnp.where(labeled, HUMAN, NONE).astype(jnp.int8),
+               iteration=jnp.where(labeled, 0, -1).astype(jnp.int32),
+               confidence=jnp.full(labeled.shape, jnp.nan, jnp.float32))
+
+  @property
+  def train_mask(self) -> jax.Array:
+    """bool[N]: the examples with a label in use."""
+    return self.source != NONE
+
+  @property
+  def in_pool(self) -> jax.Array:
+    """bool[N]: the examples still unlabeled."""
+    return self.source == NONE
+
+
+@jax.jit
+def select_confident(confidence: jax.Array, in_pool: jax.Array,
+                     threshold: float | jax.Array) -> jax.Array:
+  """The seed's rule: pool examples whose confidence is strictly above threshold.
+
+  confidence: float32[N]; in_pool: bool[N]; threshold: scalar -> bool[N].
+  Labeled examples are never selected, so none is selected twice.
+  """
+  return in_pool & (confidence > threshold)
+
+
+@jax.jit
+def adopt_pseudo_labels(state: LabelState, selected: jax.Array, predicted: jax.Array,
+                        confidence: jax.Array, iteration: int | jax.Array) -> LabelState:
+  """Gives the selected pool examples their predicted class as a pseudo-label.
+
+  selected: bool[N], a subset of state.in_pool; predicted: int32[N];
+  confidence: float32[N]. Labels already in use are never revised.
+  """
+  adopt = selected & state.in_pool
+  return LabelState(
+      labels=jnp.where(adopt, predicted, state.labels),
+      source=jnp.where(adopt, jnp.int8(PSEUDO), state.source),
+      iteration=jnp.where(adopt, iteration, state.iteration).astype(jnp.int32),
+      confidence=jnp.where(adopt, confidence, state.confidence))

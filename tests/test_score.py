@@ -1,0 +1,22 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from pl_jax import models, score
+
+
+def test_score_matches_direct_apply_and_compiles_once():
+  model = models.CNN()
+  images = jax.random.randint(jax.random.PRNGKey(0), (37, 28, 28, 1), 0, 256).astype(jnp.uint8)
+  before = score.score._cache_size()
+  for seed in range(3):  # New parameters, same shapes: no recompilation.
+    params = model.init(jax.random.PRNGKey(seed), images[:1])['params']
+    confidence, predicted = score.score(model.apply, params, images, chunk_size=16)
+    chex.assert_shape([confidence, predicted], (37,))
+    chex.assert_type(confidence, jnp.float32)
+    chex.assert_type(predicted, jnp.int32)
+    probabilities = jax.nn.softmax(model.apply({'params': params}, images))
+    np.testing.assert_allclose(confidence, probabilities.max(-1), rtol=1e-5)
+    np.testing.assert_array_equal(predicted, probabilities.argmax(-1))
+  assert score.score._cache_size() - before == 1

@@ -1,0 +1,79 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pl_jax import models, train
+
+
+# One model and one optimizer per run, as in the loop: both are static parts of
+# the jitted step.
+MODEL = models.CNN()
+OPTIMIZER = train.make_optimizer(1e-3)
+
+
+def _state(seed=0):
+  return train.create_train_state(jax.random.PRNGKey(seed), MODEL, (28, 28, 1), OPTIMIZER)
+
+
+def test_epoch_order_puts_the_shuffled_training_set_first():
+  mask = jnp.array([True, False, True, True, False, False, True, False])
+  order = train.epoch_order(jax.random.PRNGKey(0), mask, 3)
+  chex.assert_shape(order, (11,))
+  assert sorted(order[:4].tolist()) == [0, 2, 3, 6]
+  assert sorted(order[:8].tolist()) == list(range(8))
+  other = train.epoch_order(jax.random.PRNGKey(1), mask, 3)
+  assert sorted(other[:4].tolist()) == [0, 2, 3, 6]
+
+
+def test_weighted_cross_entropy_ignores_padding():
+  logits = jnp.array([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
+  labels = jnp.array([0, 0, 1])
+  full = train.weighted_cross_entropy(logits[:2], labels[:2], jnp.ones(2))
+  padded = train.weighted_cross_entropy(logits, labels, jnp.array([1.0, 1.0, 0.0]))
+  chex.assert_shape(padded, ())
+  np.testing.assert_allclose(padded, full, rtol=1e-6)
+
+
+@pytest.mark.parametrize('n_train,epochs,min_steps,expected', [
+    (1000, 10, 160, 10),   # The seed's case is untouched.
+    (100, 10, 160, 80),    # 2 steps per epoch: 80 epochs to reach 160 steps.
+    (100, 10, 0, 10),
+    (64, 3, 5, 5),
+])
+def test_num_epochs(n_train, epochs, min_steps, expected):
+  assert train.num_epochs(n_train, 64, epochs, min_steps) == expected
+
+
+def test_fit_learns_and_compiles_once_across_masks(small_mnist):
+  images = jnp.asarray(small_mnist.train_images[:512])
+  labels = jnp.asarray(small_mnist.train_labels[:512])
+  before = train.train_step_at._cache_size()
+  order_before = train.epoch_order._cache_size()
+  for n_train in (100, 300, 512):  # Training sets of different sizes: same shapes.
+    state = _state(n_train)  # A fresh model each time, as in the loop.
+    mask = jnp.arange(512) < n_train
+    state, losses = train.fit(state, jax.random.PRNGKey(n_train), images, labels, mask,
+                              epochs=2, batch_size=32, progress=False)
+    assert len(losses) == 2
+  assert train.train_step_at._cache_size() - before == 1
+  assert train.epoch_order._cache_size() - order_before == 1
+  assert losses[-1] < 1.0  # From ~2.3 at init: it learned.
+  chex.assert_trees_all_equal_shapes(state.params, _state().params)
+
+
+def test_frozen_layers_keep_their_init(small_mnist):
+  images = jnp.asarray(small_mnist.train_images[:128])
+  labels = jnp.asarray(small_mnist.train_labels[:128])
+  state = train.create_train_state(jax.random.PRNGKey(0), models.CNN(), (28, 28, 1),
+                                   train.make_optimizer(1e-3, ('fc1',)), frozen=('fc1',))
+  initial = jax.tree.map(np.asarray, state.params)
+  state, _ = train.fit(state, jax.random.PRNGKey(1), images, labels, jnp.ones(128, bool),
+                       epochs=1, batch_size=32, progress=False)
+  chex.assert_trees_all_equal(state.params['fc1'], initial['fc1'])
+  for layer in ('conv1', 'conv2', 'fc2'):
+    assert not np.allclose(state.params[layer]['kernel'], initial[layer]['kernel'])
+  with pytest.raises(ValueError, match="cannot freeze \\['fc9'\\]"):
+    train.create_train_state(jax.random.PRNGKey(0), models.CNN(), (28, 28, 1), OPTIMIZER,
+                             frozen=('fc9',))
