@@ -25,10 +25,14 @@ def _replace_on_success(path: str, suffix: str):
 
 
 def write_json(path: str, obj) -> None:
-  with _replace_on_success(path, '.json') as f:
-    f.write((json.dumps(obj, indent=2, allow_nan=False) + '\n').encode())
+  write_text(path, json.dumps(obj, indent=2, allow_nan=False) + '\n')
 
 
 def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
   with _replace_on_success(path, '.npz') as f:
     np.savez(f, **arrays)
+
+
+def write_text(path: str, text: str) -> None:
+  with _replace_on_success(path, '.txt') as f:
+    f.write(text.encode())

@@ -106,17 +106,18 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     start = time.perf_counter()
     confidence, predicted = score.score(model.apply, train_state.params, images,
                                         config.score_chunk_size)
-    _, test_predicted = score.score(model.apply, train_state.params, test_images,
-                                    config.score_chunk_size)
+    test_confidence, test_predicted = score.score(model.apply, train_state.params,
+                                                  test_images, config.score_chunk_size)
     selected = select.select_confident(confidence, label_state.in_pool, config.threshold)
-    confidence, predicted, selected, test_predicted = jax.device_get(
-        (confidence, predicted, selected, test_predicted))
+    confidence, predicted, selected, test_confidence, test_predicted = jax.device_get(
+        (confidence, predicted, selected, test_confidence, test_predicted))
     score_seconds = time.perf_counter() - start
 
     row = {'iteration': iteration,
            **metrics.iteration_metrics(
                label_state=label_state, true_labels=dataset.train_labels,
-               predicted=predicted, selected=selected, test_labels=dataset.test_labels,
+               confidence=confidence, predicted=predicted, selected=selected,
+               test_labels=dataset.test_labels, test_confidence=test_confidence,
                test_predicted=test_predicted),
            'epochs': len(losses),
            'final_loss': losses[-1],

@@ -11,7 +11,7 @@ import numpy as np
 from pl_jax import select
 
 ORACLE_METRICS = ('train_label_accuracy', 'pool_accuracy', 'selected_accuracy',
-                  'rejected_accuracy')
+                  'rejected_accuracy', 'pool_confidence_histogram')
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None):
@@ -25,16 +25,61 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray, mask: np.ndarray | None 
   return float(np.sum((predicted == labels) & mask) / n) if n else None
 
 
+# Confidence histograms bin "nines", -log10(1 - confidence): 0.9 -> 1, 0.99 -> 2,
+# 0.999 -> 3. Equal-width bins in confidence would put everything that matters
+# for a threshold like 0.99 into the last bin.
+NINES_EDGES = tuple(np.round(np.arange(0, 6.01, 0.25), 2).tolist())
+CALIBRATION_BINS = 10
+
+
+def nines(confidence: np.ndarray) -> np.ndarray:
+  """-log10(1 - confidence), capped at the last histogram edge. float[N] -> float[N]."""
+  gap = np.maximum(1.0 - np.asarray(confidence, np.float64), 10.0 ** -NINES_EDGES[-1])
+  return -np.log10(gap)
+
+
+def confidence_histogram(confidence: np.ndarray, correct: np.ndarray) -> dict:
+  """Counts of correct and wrong predictions per bin of nines(confidence).
+
+  confidence: float[N]; correct: bool[N] (oracle where it uses hidden labels).
+  """
+  x = nines(confidence)
+  count = lambda mask: np.histogram(x[mask], bins=NINES_EDGES)[0].tolist()
+  return {'nines_edges': list(NINES_EDGES), 'correct': count(correct),
+          'wrong': count(~correct)}
+
+
+def calibration(confidence: np.ndarray, correct: np.ndarray,
+                bins: int = CALIBRATION_BINS) -> dict:
+  """Reliability diagram data and expected calibration error (ECE).
+
+  confidence: float[N]; correct: bool[N]. Per equal-width confidence bin: the
+  number of predictions, their accuracy and mean confidence (None when empty).
+  """
+  edges = np.linspace(0, 1, bins + 1)
+  which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+  count = np.bincount(which, minlength=bins)
+  mean = lambda values: [float(np.mean(values[which == b])) if count[b] else None
+                         for b in range(bins)]
+  accuracy, mean_confidence = mean(correct.astype(np.float64)), mean(confidence)
+  ece = sum(count[b] * abs(accuracy[b] - mean_confidence[b])
+            for b in range(bins) if count[b]) / max(len(confidence), 1)
+  return {'bin_edges': edges.tolist(), 'count': count.tolist(), 'accuracy': accuracy,
+          'confidence': mean_confidence, 'ece': float(ece)}
+
+
 def iteration_metrics(*, label_state: select.LabelState, true_labels: np.ndarray,
-                      predicted: np.ndarray, selected: np.ndarray,
-                      test_labels: np.ndarray, test_predicted: np.ndarray) -> dict:
+                      confidence: np.ndarray, predicted: np.ndarray, selected: np.ndarray,
+                      test_labels: np.ndarray, test_confidence: np.ndarray,
+                      test_predicted: np.ndarray) -> dict:
   """What one iteration did: its training set, its model, its selection.
 
   label_state: the labels the model of this iteration was trained on.
   true_labels: int32[N], hidden truth (oracle metrics only).
-  predicted: int32[N], this model's prediction for every training example.
+  confidence, predicted: float32[N], int32[N], this model's confidence and
+    prediction for every training example.
   selected: bool[N], the pool examples it selected.
-  test_labels, test_predicted: int32[M].
+  test_labels, test_predicted: int32[M]; test_confidence: float32[M].
   """
   source = np.asarray(label_state.source)
   labels_in_use = np.asarray(label_state.labels)
@@ -53,4 +98,7 @@ def iteration_metrics(*, label_state: select.LabelState, true_labels: np.ndarray
       'selected_accuracy': accuracy(predicted, true_labels, selected),
       'n_rejected': int((pool & ~selected).sum()),
       'rejected_accuracy': accuracy(predicted, true_labels, pool & ~selected),
+      'test_calibration': calibration(test_confidence, test_predicted == test_labels),
+      'pool_confidence_histogram': confidence_histogram(
+          confidence[pool], predicted[pool] == true_labels[pool]),
   }

@@ -10,7 +10,8 @@ from pl_jax import loop, metrics, select
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
               'selected_accuracy', 'n_rejected', 'rejected_accuracy', 'train_seconds',
-              'score_seconds', 'epochs', 'final_loss'}
+              'score_seconds', 'epochs', 'final_loss', 'test_calibration',
+              'pool_confidence_histogram'}
 
 # Every layer trained and 40 steps, enough to select something each iteration.
 TINY = loop.Config(n_labeled=300, threshold=0.9, iterations=3, epochs=1, min_steps=40,

@@ -16,10 +16,23 @@ def test_iteration_metrics_on_a_hand_made_case():
   state = select.adopt_pseudo_labels(state, np.array([0, 0, 1, 0, 0, 0], bool),
                                      np.array([0, 0, 9, 0, 0, 0]), np.ones(6), 1)
   predicted = np.array([0, 7, 9, 3, 4, 0])
+  confidence = np.array([0.9, 0.9, 0.9, 0.995, 0.9995, 0.99995])
   selected = np.array([0, 0, 0, 1, 1, 1], bool)
   row = metrics.iteration_metrics(
-      label_state=state, true_labels=true_labels, predicted=predicted, selected=selected,
-      test_labels=np.array([1, 1, 1, 1]), test_predicted=np.array([1, 1, 1, 0]))
+      label_state=state, true_labels=true_labels, confidence=confidence,
+      predicted=predicted, selected=selected, test_labels=np.array([1, 1, 1, 1]),
+      test_confidence=np.array([0.95, 0.95, 0.95, 0.95]),
+      test_predicted=np.array([1, 1, 1, 0]))
+  histogram = row.pop('pool_confidence_histogram')
+  # Pool: 0.995 right (2.3 nines), 0.9995 right (3.3), 0.99995 wrong (4.3).
+  edges = histogram['nines_edges']
+  assert sum(histogram['correct']) == 2 and sum(histogram['wrong']) == 1
+  assert histogram['wrong'][edges.index(4.25)] == 1
+  assert histogram['correct'][edges.index(3.25)] == 1
+  assert histogram['correct'][edges.index(2.25)] == 1
+  calibration = row.pop('test_calibration')
+  assert calibration['count'][9] == 4 and sum(calibration['count']) == 4
+  np.testing.assert_allclose(calibration['ece'], 0.2)  # |0.75 - 0.95|.
   assert row == {
       'n_train': 3, 'n_human': 2, 'n_pseudo': 1,
       'train_label_accuracy': 2 / 3,   # The pseudo-label 9 is wrong.
@@ -29,3 +42,18 @@ def test_iteration_metrics_on_a_hand_made_case():
       'n_selected': 3, 'selected_accuracy': 2 / 3,
       'n_rejected': 0, 'rejected_accuracy': None,
   }
+
+
+def test_calibration_of_a_perfectly_calibrated_scorer():
+  confidence = np.array([0.55] * 20 + [0.85] * 20)
+  correct = np.array([1] * 11 + [0] * 9 + [1] * 17 + [0] * 3, bool)
+  result = metrics.calibration(confidence, correct)
+  assert result['count'][5] == 20 and result['count'][8] == 20
+  np.testing.assert_allclose([result['accuracy'][5], result['accuracy'][8]], [0.55, 0.85])
+  assert result['accuracy'][0] is None
+  np.testing.assert_allclose(result['ece'], 0, atol=1e-12)
+
+
+def test_nines():
+  np.testing.assert_allclose(metrics.nines(np.array([0.0, 0.9, 0.99, 1.0])),
+                             [0, 1, 2, metrics.NINES_EDGES[-1]])

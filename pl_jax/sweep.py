@@ -1,0 +1,109 @@
+"""Sweep: many ordinary runs of run.py, each in its own directory, resumable.
+
+A run is finished when its results.json has a stop_reason; rerunning a sweep
+skips finished runs and restarts unfinished ones. `--shard=i/k` style sharding
+(every k-th run from the i-th) spreads one sweep over several machines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from pl_jax import atomic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One run.py invocation: `flags` (without --workdir) into runs_dir/name."""
+  name: str
+  flags: tuple[str, ...]
+
+
+def load_results(workdir: str) -> dict | None:
+  """The run's results.json, or None if absent or unreadable."""
+  try:
+    with open(os.path.join(workdir, 'results.json')) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def is_finished(workdir: str) -> bool:
+  results = load_results(workdir)
+  return results is not None and results.get('stop_reason') is not None
+
+
+def shard(runs: list[Run], spec: str) -> list[Run]:
+  """spec 'i/k': every k-th run starting at the i-th (0 <= i < k)."""
+  index, count = (int(part) for part in spec.split('/'))
+  if not 0 <= index < count:
+    raise ValueError(f'shard must be i/k with 0 <= i < k, got {spec}')
+  return runs[index::count]
+
+
+def run_all(runs: list[Run], runs_dir: str, log=print) -> None:
+  """Runs each unfinished run in turn; a failed run stops the sweep."""
+  for i, run in enumerate(runs, 1):
+    workdir = os.path.join(runs_dir, run.name)
+    if is_finished(workdir):
+      log(f'[{i}/{len(runs)}] {run.name}: finished, skipped')
+      continue
+    log(f'[{i}/{len(runs)}] {run.name}: running {" ".join(run.flags)}')
+    start = time.perf_counter()
+    command = [sys.executable, os.path.join(ROOT, 'run.py'), *run.flags,
+               f'--workdir={workdir}', '--noprogress']
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+      raise SystemExit(f'{run.name} failed with exit code {done.returncode}')
+    wall = time.perf_counter() - start
+    results = load_results(workdir)
+    results['wall_seconds'] = round(wall, 1)
+    atomic.write_json(os.path.join(workdir, 'results.json'), results)
+
+
+def mean_std(values) -> str:
+  """'mean +- std' in percent of fractions (std over seeds, ddof=1), or '-'."""
+  values = [v for v in values if v is not None]
+  if not values:
+    return '-'
+  std = np.std(values, ddof=1) if len(values) > 1 else 0.0
+  return f'{100 * np.mean(values):.2f} +- {100 * std:.2f} %'
+
+
+def machine() -> str:
+  """CPU model and core count (or the accelerator JAX sees)."""
+  model = platform.processor() or platform.machine()
+  try:
+    with open('/proc/cpuinfo') as f:
+      model = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
+  except (OSError, StopIteration):
+    pass
+  return f'{model}, {os.cpu_count()} cores'
+
+
+def today() -> str:
+  return datetime.date.today().isoformat()
+
+
+def replace_section(path: str, name: str, text: str) -> None:
+  """Puts `text` between the markers of section `name` in a markdown file
+  (appending the section if absent), atomically."""
+  begin, end = f'<!-- {name}:begin -->', f'<!-- {name}:end -->'
+  old = open(path).read() if os.path.exists(path) else ''
+  block = f'{begin}\n{text.rstrip()}\n{end}'
+  if begin in old and end in old:
+    new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+  else:
+    new = old.rstrip() + '\n\n' + block + '\n'
+  atomic.write_text(path, new)
