@@ -5,6 +5,8 @@
 Flags live here only; the library takes a `loop.Config`.
 """
 
+from __future__ import annotations
+
 import datetime
 import os
 import sys
@@ -12,14 +14,19 @@ import sys
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('dataset', 'mnist', 'Data set: mnist or fashion_mnist.')
+flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, npz:PATH (your images and '
+                    'labels, -1 for unlabeled) or folder:PATH (a sub-folder per class, '
+                    'unlabeled/, optional test/).')
+flags.DEFINE_string('image_size', None, 'HxW to resize folder:PATH images to (default: '
+                    'they must all have one size).')
 flags.DEFINE_string('data_dir', None, 'Where data is found and cached (TFDS data_dir); '
                     'default $PL_JAX_DATA_DIR or ~/tensorflow_datasets.')
 flags.DEFINE_bool('offline', False, 'Never download: use only data already under '
                   '--data_dir (or installed Debian files).')
 flags.DEFINE_string('workdir', None, 'Run directory for results.json and labels.npz; '
                     'default runs/<dataset>-n<n_labeled>-t<threshold>-s<seed>-<time>.')
-flags.DEFINE_integer('n_labeled', 1000, 'Number of human-labeled training examples.')
+flags.DEFINE_integer('n_labeled', 1000, 'Number of human-labeled training examples '
+                     '(benchmarks; your own data brings its labels).')
 flags.DEFINE_float('threshold', 0.99, 'Adopt a prediction when its confidence is above this.')
 flags.DEFINE_integer('iterations', 10, 'Maximum number of train / score / select rounds.')
 flags.DEFINE_integer('epochs', 10, 'Epochs over the current training set per iteration.')
@@ -36,6 +43,18 @@ flags.DEFINE_bool('warm_start', False, "Start each iteration from the previous "
                   "iteration's model instead of a fresh one.")
 flags.DEFINE_integer('score_chunk_size', 1024, 'Images per chunk when scoring.')
 flags.DEFINE_bool('progress', True, 'Show a progress bar while training.')
+flags.DEFINE_bool('overwrite', False, 'Replace a run of other settings in --workdir '
+                  '(otherwise refused; a run of the same settings is resumed).')
+flags.DEFINE_integer('export_review', 0, 'After the run, write the K pool images the model '
+                     'is least sure about to <workdir>/review/ (contact sheet + CSV).')
+flags.DEFINE_enum('review_by', 'confidence', ['confidence', 'margin'],
+                  'Rank review candidates by top confidence or by top-2 margin.')
+flags.DEFINE_string('manual_labels', None, 'A filled review CSV: its labels join the human '
+                    'labels and the procedure restarts from them.')
+flags.DEFINE_bool('keep_pseudo_labels', False, 'With --manual_labels: keep the pseudo-labels '
+                  'of the run the review sheet came from.')
+flags.DEFINE_string('predict', None, 'Label these images (an .npz with images, a folder '
+                    'or one image file) with the last model of --workdir, and exit.')
 
 
 def fail(message: str, code: int = 2):
@@ -50,16 +69,27 @@ def parse_flags(argv):
     fail(str(e).splitlines()[0])
 
 
+def parse_image_size(text: str | None) -> tuple[int, int] | None:
+  if text is None:
+    return None
+  height, _, width = text.lower().partition('x')
+  if not (height.isdigit() and width.isdigit()):
+    raise ValueError(f'--image_size must be HxW, e.g. 32x32, got {text!r}')
+  return int(height), int(width)
+
+
 def flag_errors() -> list[str]:
   """What is wrong with the flags, checked before any data is read."""
   from pl_jax import data, models  # pylint: disable=g-import-not-at-top
+  own_data = FLAGS.dataset.partition(':')[0] in ('npz', 'folder')
   checks = [
+      (own_data or FLAGS.dataset in data.DATASETS,
+       f'--dataset must be one of {", ".join(data.DATASETS)}, npz:PATH or folder:PATH, '
+       f'got {FLAGS.dataset!r}'),
       (set(FLAGS.freeze) <= set(models.LAYERS),
        f'--freeze takes layers of {", ".join(models.LAYERS)}, got {",".join(FLAGS.freeze)}'),
-      (FLAGS.dataset in data.DATASETS,
-       f'--dataset must be one of {", ".join(data.DATASETS)}, got {FLAGS.dataset!r}'),
       (0 < FLAGS.threshold < 1, f'--threshold must be in (0, 1), got {FLAGS.threshold}'),
-      (1 <= FLAGS.n_labeled <= data.TRAIN_SIZE,
+      (own_data or 1 <= FLAGS.n_labeled <= data.TRAIN_SIZE,
        f'--n_labeled must be in [1, {data.TRAIN_SIZE}], got {FLAGS.n_labeled}'),
       (FLAGS.iterations >= 1, f'--iterations must be >= 1, got {FLAGS.iterations}'),
       (FLAGS.epochs >= 1, f'--epochs must be >= 1, got {FLAGS.epochs}'),
@@ -69,8 +99,47 @@ def flag_errors() -> list[str]:
       (FLAGS.seed >= 0, f'--seed must be >= 0, got {FLAGS.seed}'),
       (FLAGS.score_chunk_size >= 1,
        f'--score_chunk_size must be >= 1, got {FLAGS.score_chunk_size}'),
+      (FLAGS.export_review >= 0, f'--export_review must be >= 0, got {FLAGS.export_review}'),
+      (not FLAGS.keep_pseudo_labels or FLAGS.manual_labels,
+       '--keep_pseudo_labels needs --manual_labels'),
+      (not FLAGS.predict or FLAGS.workdir, '--predict needs the --workdir of a run'),
   ]
+  try:
+    parse_image_size(FLAGS.image_size)
+  except ValueError as e:
+    checks.append((False, str(e)))
   return [message for ok, message in checks if not ok]
+
+
+def workdir_problem(workdir: str) -> str | None:
+  """Why results could not be written to workdir (checked before any work)."""
+  if os.path.exists(workdir):
+    if not os.path.isdir(workdir):
+      return f'{workdir} is not a directory'
+    return None if os.access(workdir, os.W_OK) else f'{workdir} is not writable'
+  parent = os.path.dirname(os.path.abspath(workdir))
+  while not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+    return f'cannot create {workdir}: {parent} is not a writable directory'
+  return None
+
+
+def predict_images() -> None:
+  from pl_jax import predict  # pylint: disable=g-import-not-at-top
+  try:
+    images, names = predict.load_images(FLAGS.predict, predict.image_shape(FLAGS.workdir))
+    confidence, predicted, class_names = predict.predict(FLAGS.workdir, images,
+                                                         FLAGS.score_chunk_size)
+    stem = os.path.splitext(os.path.basename(os.path.normpath(FLAGS.predict)))[0]
+    out = os.path.join(FLAGS.workdir, f'predictions-{stem}.csv')
+    predict.write_predictions(out, names, confidence, predicted, class_names)
+  except predict.PredictError as e:
+    fail(str(e))
+  except OSError as e:
+    fail(f'could not write predictions: {e}')
+  print(f'pl_jax: labeled {len(names)} image(s) with the model of {FLAGS.workdir}; '
+        f'wrote {out}')
 
 
 def main(argv):
@@ -79,41 +148,66 @@ def main(argv):
   errors = flag_errors()
   if errors:
     fail('; '.join(errors))
+  if FLAGS.predict:
+    return predict_images()
 
-  from pl_jax import data, loop  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from pl_jax import data, loop, review, select  # pylint: disable=g-import-not-at-top
   config = loop.Config(
       n_labeled=FLAGS.n_labeled, threshold=FLAGS.threshold, iterations=FLAGS.iterations,
       epochs=FLAGS.epochs, min_steps=FLAGS.min_steps, batch_size=FLAGS.batch_size,
       learning_rate=FLAGS.learning_rate, seed=FLAGS.seed, stratified=FLAGS.stratified,
       frozen=tuple(FLAGS.freeze), warm_start=FLAGS.warm_start,
       score_chunk_size=FLAGS.score_chunk_size)
+  dataset_name = FLAGS.dataset.replace(':', '-').replace('/', '_')
   workdir = FLAGS.workdir or os.path.join(
-      'runs', f'{loop.run_name(FLAGS.dataset, config)}-'
+      'runs', f'{loop.run_name(dataset_name, config)}-'
       f'{datetime.datetime.now().strftime("%Y%m%d-%H%M%S")}')
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    if not os.access(workdir, os.W_OK):
-      raise PermissionError(f'{workdir} is not writable')
-  except OSError as e:
-    fail(f'cannot use --workdir {workdir}: {e}')
+  problem = workdir_problem(workdir)
+  if problem:
+    fail(f'cannot use --workdir: {problem}')
 
   try:
-    dataset = data.load_dataset(FLAGS.dataset, FLAGS.data_dir, FLAGS.offline)
-  except data.DataError as e:
+    dataset = data.load_dataset(FLAGS.dataset, FLAGS.data_dir, FLAGS.offline,
+                                parse_image_size(FLAGS.image_size))
+    manual = previous = None
+    if FLAGS.manual_labels:
+      manual = review.read_manual_labels(FLAGS.manual_labels, dataset)
+      if FLAGS.keep_pseudo_labels:
+        previous = review.previous_labels(FLAGS.manual_labels)
+    initial = loop.initial_label_state(dataset, config, manual, previous)
+  except (data.DataError, review.ReviewError) as e:
     fail(str(e))
+  n_human = int((np.asarray(initial.source) == select.HUMAN).sum())
+  test = len(dataset.test_labels) if dataset.has_test else 'none'
   print(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '
-        f'test {len(dataset.test_labels)} | n_labeled {config.n_labeled} threshold '
-        f'{config.threshold:g} | workdir {workdir}', flush=True)
-  run_config = {**config.__dict__, 'dataset': FLAGS.dataset,
-                'data_dir': FLAGS.data_dir or data.default_data_dir(), 'workdir': workdir}
+        f'({n_human} human-labeled) test {test} | threshold {config.threshold:g} | '
+        f'workdir {workdir}', flush=True)
+  run_config = {**config.__dict__, 'frozen': list(config.frozen), 'dataset': FLAGS.dataset,
+                'data_dir': FLAGS.data_dir or data.default_data_dir(), 'workdir': workdir,
+                'manual_labels': FLAGS.manual_labels,
+                'keep_pseudo_labels': FLAGS.keep_pseudo_labels}
   try:
-    record = loop.self_train(dataset, config, workdir, run_config=run_config,
+    os.makedirs(workdir, exist_ok=True)
+    result = loop.self_train(dataset, config, workdir, initial=initial,
+                             run_config=run_config, overwrite=FLAGS.overwrite,
                              progress=FLAGS.progress)
+    if FLAGS.export_review:
+      sheet, sheet_csv = review.export_review(workdir, dataset, FLAGS.export_review,
+                                              FLAGS.review_by)
+      print(f'pl_jax: review the least sure pool images in {sheet}; fill the label column '
+            f'of {sheet_csv} and pass it back with --manual_labels')
+  except loop.WorkdirError as e:
+    fail(str(e))
   except OSError as e:
     fail(f'could not write results to {workdir}: {e}')
   except KeyboardInterrupt:
-    fail(f'interrupted; finished iterations are saved in {workdir}', code=130)
-  print(f"pl_jax: final test accuracy {100 * record['final_test_accuracy']:.2f}% after "
+    fail(f'interrupted; finished iterations are saved in {workdir} (rerun to resume)',
+         code=130)
+  record = result.record
+  accuracy = record['final_test_accuracy']
+  print(f"pl_jax: final test accuracy "
+        f"{'-' if accuracy is None else f'{100 * accuracy:.2f}%'} after "
         f"{len(record['iterations'])} iteration(s), stop reason {record['stop_reason']}; "
         f"results in {workdir}/results.json", flush=True)
 

@@ -33,6 +33,10 @@ def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
     np.savez(f, **arrays)
 
 
+def write_bytes(path: str, content: bytes) -> None:
+  with _replace_on_success(path, os.path.splitext(path)[1]) as f:
+    f.write(content)
+
+
 def write_text(path: str, text: str) -> None:
-  with _replace_on_success(path, '.txt') as f:
-    f.write(text.encode())
+  write_bytes(path, text.encode())

@@ -6,27 +6,37 @@
       score the whole training set and the test set         (score.score)
       select pool examples with confidence > threshold      (select.select_confident)
       adopt their predicted class as pseudo-labels          (select.adopt_pseudo_labels)
-      stop when the pool was empty or nothing was selected
+      save everything; stop when the pool was empty or nothing was selected
 
 Arrays keep their full size throughout; `LabelState` masks say what is labeled,
 pseudo-labeled or still in the pool, so nothing recompiles between iterations.
+With a workdir, every finished iteration is checkpointed, and a rerun resumes
+after the last one.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import hashlib
+import io
+import json
 import os
+import shutil
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import numpy as np
 
-from pl_jax import atomic, data, metrics, models, score, select, train
+from pl_jax import atomic, checkpoint, data, metrics, models, score, select, train
 
 STOP_MAX_ITERATIONS = 'max_iterations'
 STOP_NO_NEW_LABELS = 'no_new_labels'
 STOP_POOL_EMPTY = 'pool_empty'
+# What a run writes into its workdir (and --overwrite removes).
+RUN_FILES = ('results.json', 'labels.npz', 'pseudo_labels.csv', 'scores.npz',
+             checkpoint.DIRECTORY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +52,7 @@ class Config:
   batch_size: int = 64
   learning_rate: float = 1e-3
   # Layers that keep their random init; the seed's reference never trains fc1
-  # (see train.create_train_state).
+  # (see train.make_optimizer).
   frozen: tuple[str, ...] = ('fc1',)
   seed: int = 0
   stratified: bool = False
@@ -50,50 +60,127 @@ class Config:
   score_chunk_size: int = 1024
 
 
+@dataclasses.dataclass(frozen=True)
+class Result:
+  """What a run leaves: its record, the last model and every label's provenance."""
+  record: dict
+  model: models.CNN
+  params: Any
+  labels: select.LabelState
+
+
+class WorkdirError(Exception):
+  """The workdir holds a different run; the message is one line for the user."""
+
+
 def run_name(dataset: str, config: Config) -> str:
   """The default run directory name, without the time stamp."""
   return f'{dataset}-n{config.n_labeled}-t{config.threshold:g}-s{config.seed}'
 
 
-def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None, *,
-               run_config: dict | None = None, progress: bool = True,
-               log: Callable[[str], None] = print) -> dict:
-  """Runs the loop; returns the run's record (also saved under workdir).
+def initial_label_state(dataset: data.Dataset, config: Config,
+                        manual_labels: np.ndarray | None = None,
+                        previous: select.LabelState | None = None) -> select.LabelState:
+  """The labels a run starts from.
 
-  If workdir is given, `results.json` and `labels.npz` are rewritten atomically
-  after every iteration, so a crash never loses a finished iteration.
+  Benchmarks draw n_labeled human labels from the known ones (data.split_labeled);
+  a user's data brings its own (label -1 marks the pool). Then:
+
+  Args:
+    manual_labels: int32[N], labels a person gave (e.g. from a review sheet),
+      -1 where none; they join the human labels.
+    previous: a finished run's labels; its pseudo-labels are kept (else the
+      procedure restarts from the human labels alone, as the case study advises).
+  """
+  if dataset.is_benchmark:
+    human = data.split_labeled(dataset.train_labels, config.n_labeled, config.seed,
+                               config.stratified, dataset.num_classes)
+    labels = np.where(human, dataset.train_labels, data.UNLABELED)
+  else:
+    labels = dataset.train_labels
+  if manual_labels is not None:
+    labels = np.where(manual_labels != data.UNLABELED, manual_labels, labels)
+  state = select.LabelState.from_human(labels, labels != data.UNLABELED)
+  if previous is not None:
+    keep = (np.asarray(previous.source) == select.PSEUDO) & np.asarray(state.in_pool)
+    state = select.LabelState(**{
+        f.name: np.where(keep, getattr(previous, f.name), getattr(state, f.name))
+        for f in dataclasses.fields(state)})
+  return state
+
+
+def recipe(dataset: data.Dataset, config: Config, initial: select.LabelState) -> dict:
+  """What must match for a workdir's run to be resumed: the config, the data set
+  and the starting labels."""
+  digest = hashlib.sha256()
+  for field in dataclasses.fields(initial):
+    digest.update(np.ascontiguousarray(getattr(initial, field.name)).tobytes())
+  return {**dataclasses.asdict(config), 'frozen': list(config.frozen),
+          'dataset': dataset.name, 'initial_labels_sha256': digest.hexdigest()}
+
+
+def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None, *,
+               initial: select.LabelState | None = None, run_config: dict | None = None,
+               overwrite: bool = False, progress: bool = True,
+               log: Callable[[str], None] = print) -> Result:
+  """Runs the loop (resuming a workdir's unfinished run) and returns its result.
+
+  With a workdir, after every iteration: a checkpoint, then results.json,
+  labels.npz, pseudo_labels.csv and scores.npz, each written atomically.
 
   Args:
     dataset: the data, whole (see data.load_dataset).
     config: the recipe.
     workdir: where to save results, or None.
+    initial: the starting labels; default initial_label_state(dataset, config).
     run_config: what to record as `config` (e.g. every flag); default: config.
+    overwrite: replace a workdir's run made with another recipe (else refuse).
     progress: show a progress bar while training.
-    log: receives one line per iteration.
+    log: receives one line per iteration (and notes on resuming).
+
+  Raises:
+    WorkdirError: the workdir holds a run of another recipe and not overwrite.
   """
-  labeled = data.split_labeled(dataset.train_labels, config.n_labeled, config.seed,
-                               config.stratified, dataset.num_classes)
-  label_state = select.LabelState.from_human(dataset.train_labels, labeled)
-  model = models.CNN(num_classes=dataset.num_classes)
-  images = jax.device_put(dataset.train_images)
-  test_images = jax.device_put(dataset.test_images)
+  if initial is None:
+    initial = initial_label_state(dataset, config)
+  model = models.CNN(num_classes=dataset.num_classes, pixel_mean=dataset.pixel_mean,
+                     pixel_std=dataset.pixel_std)
   optimizer = train.make_optimizer(config.learning_rate, config.frozen)
   init_key, shuffle_key = jax.random.split(jax.random.PRNGKey(config.seed))
+  new_model = lambda iteration: train.create_train_state(
+      jax.random.fold_in(init_key, iteration), model, dataset.train_images.shape[1:],
+      optimizer, config.frozen)
+  true_labels = dataset.train_labels if dataset.is_benchmark else None
 
   record = {
       'config': run_config if run_config is not None else dataclasses.asdict(config),
+      'recipe': recipe(dataset, config, initial),
       'dataset': dataset.name,
       'data_source': dataset.source,
+      'model': {'num_classes': dataset.num_classes,
+                'image_shape': list(dataset.train_images.shape[1:]),
+                'pixel_mean': list(dataset.pixel_mean), 'pixel_std': list(dataset.pixel_std),
+                'class_names': list(dataset.class_names or [])},
       'stop_reason': None,
       'final_test_accuracy': None,
       'iterations': [],
   }
-  train_state = None
-  for iteration in range(1, config.iterations + 1):
+  label_state, train_state, first = initial, None, 1
+  if workdir is not None:
+    resumed = _resume(workdir, record, new_model(0), initial, overwrite, log)
+    if resumed is not None:
+      done, train_state, label_state, record = resumed
+      if record['stop_reason'] is not None:
+        return Result(record, model, train_state.params, label_state)
+      first = done + 1
+  if not dataset.has_test and first == 1:
+    log('warning: no test split, so no reality check: test metrics are absent')
+
+  images = jax.device_put(dataset.train_images)
+  test_images = jax.device_put(dataset.test_images) if dataset.has_test else None
+  for iteration in range(first, config.iterations + 1):
     if train_state is None or not config.warm_start:
-      train_state = train.create_train_state(jax.random.fold_in(init_key, iteration), model,
-                                             dataset.train_images.shape[1:], optimizer,
-                                             config.frozen)
+      train_state = new_model(iteration)
     start = time.perf_counter()
     train_state, losses = train.fit(
         train_state, jax.random.fold_in(shuffle_key, iteration), images,
@@ -104,21 +191,20 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    confidence, predicted = score.score(model.apply, train_state.params, images,
-                                        config.score_chunk_size)
-    test_confidence, test_predicted = score.score(model.apply, train_state.params,
-                                                  test_images, config.score_chunk_size)
-    selected = select.select_confident(confidence, label_state.in_pool, config.threshold)
-    confidence, predicted, selected, test_confidence, test_predicted = jax.device_get(
-        (confidence, predicted, selected, test_confidence, test_predicted))
+    scores = score.score(model.apply, train_state.params, images, config.score_chunk_size)
+    test_scores = (score.score(model.apply, train_state.params, test_images,
+                               config.score_chunk_size) if dataset.has_test else None)
+    selected = select.select_confident(scores[0], label_state.in_pool, config.threshold)
+    (confidence, predicted, margin), test_scores, selected = jax.device_get(
+        (scores, test_scores, selected))
     score_seconds = time.perf_counter() - start
 
+    test_confidence, test_predicted, _ = test_scores or (None, None, None)
     row = {'iteration': iteration,
            **metrics.iteration_metrics(
-               label_state=label_state, true_labels=dataset.train_labels,
-               confidence=confidence, predicted=predicted, selected=selected,
-               test_labels=dataset.test_labels, test_confidence=test_confidence,
-               test_predicted=test_predicted),
+               label_state=label_state, true_labels=true_labels, confidence=confidence,
+               predicted=predicted, selected=selected, test_labels=dataset.test_labels,
+               test_confidence=test_confidence, test_predicted=test_predicted),
            'epochs': len(losses),
            'final_loss': losses[-1],
            'train_seconds': round(train_seconds, 3),
@@ -129,11 +215,52 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     record['final_test_accuracy'] = row['test_accuracy']
     record['stop_reason'] = stop_reason(row, iteration, config.iterations)
     if workdir is not None:
-      save(workdir, record, label_state)
+      checkpoint.save(workdir, iteration, train_state, label_state, record)
+      save(workdir, record, label_state, dataset,
+           {'confidence': confidence, 'predicted': predicted, 'margin': margin})
     log(format_iteration(row))
     if record['stop_reason'] is not None:
       break
-  return {**record, 'labels': label_state}
+  return Result(record, model, train_state.params, jax.device_get(label_state))
+
+
+def _resume(workdir, record, like_train_state, like_label_state, overwrite, log):
+  """The checkpointed state of the workdir's run of this recipe, or None to start.
+
+  Raises WorkdirError if the workdir holds another recipe's run (unless
+  overwrite, which removes that run's files).
+  """
+  previous = None
+  if os.path.exists(os.path.join(workdir, 'results.json')):
+    try:
+      with open(os.path.join(workdir, 'results.json')) as f:
+        previous = json.load(f)
+    except (OSError, ValueError):
+      previous = {}
+  if previous is not None and previous.get('recipe') != record['recipe']:
+    if not overwrite:
+      theirs = previous.get('recipe') or {}
+      differ = sorted(k for k in set(theirs) | set(record['recipe'])
+                      if theirs.get(k) != record['recipe'].get(k))
+      raise WorkdirError(f'{workdir} holds another run (differs in: {", ".join(differ)}); '
+                         'pass --overwrite to replace it, or choose another --workdir')
+    for name in RUN_FILES:
+      path = os.path.join(workdir, name)
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      elif os.path.exists(path):
+        os.remove(path)
+    return None
+  if checkpoint.latest_iteration(workdir) is None:
+    return None
+  done, train_state, label_state, saved = checkpoint.restore(
+      workdir, like_train_state, like_label_state)
+  saved['config'] = record['config']
+  if saved['stop_reason'] is not None:
+    log(f'{workdir}: finished earlier ({saved["stop_reason"]}); nothing to do')
+  else:
+    log(f'{workdir}: resuming after iteration {done}')
+  return done, train_state, label_state, saved
 
 
 def stop_reason(row: dict, iteration: int, iterations: int) -> str | None:
@@ -147,13 +274,38 @@ def stop_reason(row: dict, iteration: int, iterations: int) -> str | None:
   return None
 
 
-def save(workdir: str, record: dict, label_state: select.LabelState) -> None:
-  """Writes results.json and labels.npz atomically."""
+def save(workdir: str, record: dict, label_state: select.LabelState,
+         dataset: data.Dataset, scores: dict[str, np.ndarray]) -> None:
+  """Writes results.json, labels.npz, pseudo_labels.csv and scores.npz atomically.
+
+  scores: the last model's confidence, predicted and margin, [N] each.
+  """
   label_arrays = {field.name: np.asarray(getattr(label_state, field.name))
                   for field in dataclasses.fields(label_state)}
   atomic.write_npz(os.path.join(workdir, 'labels.npz'),
                    {**label_arrays, 'source_names': np.array(select.SOURCE_NAMES)})
+  atomic.write_npz(os.path.join(workdir, 'scores.npz'), scores)
+  atomic.write_text(os.path.join(workdir, 'pseudo_labels.csv'),
+                    labels_csv(label_arrays, dataset))
   atomic.write_json(os.path.join(workdir, 'results.json'), record)
+
+
+def labels_csv(label_arrays: dict[str, np.ndarray], dataset: data.Dataset) -> str:
+  """One row per training example: index, name, label, source, iteration, confidence."""
+  out = io.StringIO()
+  writer = csv.writer(out, lineterminator='\n')
+  writer.writerow(['index', 'name', 'label', 'source', 'iteration', 'confidence'])
+  names = dataset.example_names
+  for i, (label, source, iteration, confidence) in enumerate(zip(
+      label_arrays['labels'], label_arrays['source'], label_arrays['iteration'],
+      label_arrays['confidence'])):
+    known = source != select.NONE
+    writer.writerow([
+        i, names[i] if names else i,
+        (dataset.class_names[label] if dataset.class_names else int(label)) if known else '',
+        select.SOURCE_NAMES[source], int(iteration) if known else '',
+        f'{confidence:.6f}' if source == select.PSEUDO else ''])
+  return out.getvalue()
 
 
 def _percent(value: float | None) -> str:

@@ -38,15 +38,18 @@ def nines(confidence: np.ndarray) -> np.ndarray:
   return -np.log10(gap)
 
 
-def confidence_histogram(confidence: np.ndarray, correct: np.ndarray) -> dict:
-  """Counts of correct and wrong predictions per bin of nines(confidence).
+def confidence_histogram(confidence: np.ndarray, correct: np.ndarray | None) -> dict:
+  """Counts of predictions per bin of nines(confidence): all of them, and the
+  correct and wrong ones apart (None without hidden labels).
 
-  confidence: float[N]; correct: bool[N] (oracle where it uses hidden labels).
+  confidence: float[N]; correct: bool[N] (oracle: it uses hidden labels) or None.
   """
   x = nines(confidence)
   count = lambda mask: np.histogram(x[mask], bins=NINES_EDGES)[0].tolist()
-  return {'nines_edges': list(NINES_EDGES), 'correct': count(correct),
-          'wrong': count(~correct)}
+  everything = np.ones(len(x), bool)
+  return {'nines_edges': list(NINES_EDGES), 'all': count(everything),
+          'correct': None if correct is None else count(correct),
+          'wrong': None if correct is None else count(~correct)}
 
 
 def calibration(confidence: np.ndarray, correct: np.ndarray,
@@ -68,19 +71,23 @@ def calibration(confidence: np.ndarray, correct: np.ndarray,
           'confidence': mean_confidence, 'ece': float(ece)}
 
 
-def iteration_metrics(*, label_state: select.LabelState, true_labels: np.ndarray,
+def iteration_metrics(*, label_state: select.LabelState, true_labels: np.ndarray | None,
                       confidence: np.ndarray, predicted: np.ndarray, selected: np.ndarray,
-                      test_labels: np.ndarray, test_confidence: np.ndarray,
-                      test_predicted: np.ndarray) -> dict:
+                      test_labels: np.ndarray | None, test_confidence: np.ndarray | None,
+                      test_predicted: np.ndarray | None) -> dict:
   """What one iteration did: its training set, its model, its selection.
 
+  Metrics that need what a run does not have (hidden truth, a test split) are None.
+
   label_state: the labels the model of this iteration was trained on.
-  true_labels: int32[N], hidden truth (oracle metrics only).
+  true_labels: int32[N], hidden truth (oracle metrics only), or None.
   confidence, predicted: float32[N], int32[N], this model's confidence and
     prediction for every training example.
   selected: bool[N], the pool examples it selected.
-  test_labels, test_predicted: int32[M]; test_confidence: float32[M].
+  test_labels, test_predicted: int32[M]; test_confidence: float32[M]; or None.
   """
+  oracle = (lambda metric: metric()) if true_labels is not None else (lambda metric: None)
+  tested = (lambda metric: metric()) if test_labels is not None else (lambda metric: None)
   source = np.asarray(label_state.source)
   labels_in_use = np.asarray(label_state.labels)
   train = source != select.NONE
@@ -89,16 +96,18 @@ def iteration_metrics(*, label_state: select.LabelState, true_labels: np.ndarray
       'n_train': int(train.sum()),
       'n_human': int((source == select.HUMAN).sum()),
       'n_pseudo': int((source == select.PSEUDO).sum()),
-      'train_label_accuracy': accuracy(labels_in_use, true_labels, train),
+      'train_label_accuracy': oracle(lambda: accuracy(labels_in_use, true_labels, train)),
       'train_accuracy': accuracy(predicted, labels_in_use, train),
-      'test_accuracy': accuracy(test_predicted, test_labels),
+      'test_accuracy': tested(lambda: accuracy(test_predicted, test_labels)),
       'pool_size': int(pool.sum()),
-      'pool_accuracy': accuracy(predicted, true_labels, pool),
+      'pool_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool)),
       'n_selected': int(selected.sum()),
-      'selected_accuracy': accuracy(predicted, true_labels, selected),
+      'selected_accuracy': oracle(lambda: accuracy(predicted, true_labels, selected)),
       'n_rejected': int((pool & ~selected).sum()),
-      'rejected_accuracy': accuracy(predicted, true_labels, pool & ~selected),
-      'test_calibration': calibration(test_confidence, test_predicted == test_labels),
+      'rejected_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool & ~selected)),
+      'test_calibration': tested(lambda: calibration(test_confidence,
+                                                     test_predicted == test_labels)),
       'pool_confidence_histogram': confidence_histogram(
-          confidence[pool], predicted[pool] == true_labels[pool]),
+          confidence[pool],
+          oracle(lambda: predicted[pool] == true_labels[pool])),
   }

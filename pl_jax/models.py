@@ -7,18 +7,16 @@ import jax.numpy as jnp
 # recipe starts where the reference model starts (biases start at zero here).
 torch_like_init = nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform')
 
-# Pixel statistics of the MNIST training images, scaled to [0, 1] (as in the seed).
-PIXEL_MEAN = 0.1307
-PIXEL_STD = 0.3081
-
-
-def normalize(images: jnp.ndarray) -> jnp.ndarray:
-  """uint8[..., H, W, C] in 0..255 -> float32, zero mean and unit std on MNIST.
+def normalize(images: jnp.ndarray, mean: tuple[float, ...],
+              std: tuple[float, ...]) -> jnp.ndarray:
+  """uint8[..., H, W, C] in 0..255 -> float32 with per-channel zero mean, unit std.
 
   The one place inputs are normalised: images stay uint8 everywhere else (on
-  the device too), which keeps the training set four times smaller.
+  the device too), which keeps the training set four times smaller. mean and
+  std are of the training images scaled to [0, 1] (data.Dataset.pixel_mean).
   """
-  return (images.astype(jnp.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD
+  mean, std = jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32)
+  return (images.astype(jnp.float32) / 255.0 - mean) / std
 
 
 # Parameter names of CNN's layers, as in the reference model.
@@ -30,13 +28,17 @@ class CNN(nn.Module):
 
   VALID padding throughout: 28x28 -> 26 -> 13 -> 11 -> 5, so 5*5*64 = 1,600
   features reach the dense layers, exactly as in the reference PyTorch model.
+  Other image sizes and channel counts work alike (at least 10x10 pixels).
   """
   num_classes: int = 10
+  # Of the MNIST training images (the case study's values); see data.Dataset.
+  pixel_mean: tuple[float, ...] = (0.1307,)
+  pixel_std: tuple[float, ...] = (0.3081,)
 
   @nn.compact
   def __call__(self, images: jnp.ndarray) -> jnp.ndarray:
     """images: uint8[B, H, W, C] -> logits float32[B, num_classes]."""
-    x = normalize(images)
+    x = normalize(images, self.pixel_mean, self.pixel_std)
     x = nn.Conv(32, (3, 3), padding='VALID', kernel_init=torch_like_init, name='conv1')(x)
     x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))
     x = nn.Conv(64, (3, 3), padding='VALID', kernel_init=torch_like_init, name='conv2')(x)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 @functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size'))
 def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
-          chunk_size: int = 1024) -> tuple[jax.Array, jax.Array]:
+          chunk_size: int = 1024) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Scores all images in fixed-size chunks (`lax.map`), so memory stays bounded.
 
   Args:
@@ -20,10 +20,14 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
   Returns:
     confidence: float32[N], the top softmax probability.
     predicted: int32[N], the class that has it.
+    margin: float32[N], the top probability minus the second (how sure the
+      model is between its two best guesses).
   """
   n = images.shape[0]
   padded = jnp.pad(images, [(0, -n % chunk_size)] + [(0, 0)] * (images.ndim - 1))
   chunks = padded.reshape(-1, chunk_size, *images.shape[1:])
   logits = jax.lax.map(lambda chunk: apply_fn({'params': params}, chunk), chunks)
   probabilities = jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
-  return jnp.max(probabilities, axis=-1), jnp.argmax(probabilities, axis=-1).astype(jnp.int32)
+  top2 = jax.lax.top_k(probabilities, 2)[0]
+  return (top2[:, 0], jnp.argmax(probabilities, axis=-1).astype(jnp.int32),
+          top2[:, 0] - top2[:, 1])

@@ -35,7 +35,7 @@ def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
   counter = CompileCounter()
   compiles_after = []
   record = loop.self_train(small_mnist, TINY, str(tmp_path), progress=False,
-                           log=lambda line: compiles_after.append(counter.count))
+                           log=lambda line: compiles_after.append(counter.count)).record
   # Masks change every iteration; nothing compiles after the first.
   assert len(compiles_after) == 3
   assert compiles_after[0] > 0 and compiles_after[-1] == compiles_after[0]
@@ -83,13 +83,13 @@ def test_same_seed_same_numbers(small_mnist):
                    for _ in range(2))
   strip = lambda rows: [{k: v for k, v in r.items() if not k.endswith('_seconds')}
                         for r in rows]
-  assert strip(first['iterations']) == strip(second['iterations'])
-  np.testing.assert_array_equal(first['labels'].labels, second['labels'].labels)
+  assert strip(first.record['iterations']) == strip(second.record['iterations'])
+  np.testing.assert_array_equal(first.labels.labels, second.labels.labels)
 
 
 def test_every_label_known_trains_once(small_mnist):
   config = loop.Config(n_labeled=2000, iterations=5, epochs=1, min_steps=0)
-  record = loop.self_train(small_mnist, config, progress=False, log=lambda _: None)
+  record = loop.self_train(small_mnist, config, progress=False, log=lambda _: None).record
   assert record['stop_reason'] == loop.STOP_POOL_EMPTY
   [row] = record['iterations']
   assert row['pool_size'] == 0 and row['pool_accuracy'] is None

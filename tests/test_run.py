@@ -23,7 +23,11 @@ def run(*args, env=None):
     (['--iterations=0'], '--iterations must be >= 1'),
     (['--batch_size=0'], '--batch_size must be >= 1'),
     (['--freeze=fc7'], '--freeze takes layers of conv1, conv2, fc1, fc2, got fc7'),
-    (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, got 'cifar10'"),
+    (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, npz:PATH or "
+                            "folder:PATH, got 'cifar10'"),
+    (['--image_size=big'], "--image_size must be HxW"),
+    (['--keep_pseudo_labels'], '--keep_pseudo_labels needs --manual_labels'),
+    (['--export_review=-1'], '--export_review must be >= 0'),
     (['--threshold=high'], 'could not convert'),
     (['--no_such_flag=1'], "Unknown command line flag 'no_such_flag'"),
 ])
@@ -42,8 +46,10 @@ def test_no_data_source(tmp_path):
 
 def test_workdir_not_writable(tmp_path):
   (tmp_path / 'file').write_text('')
-  done = run(f'--workdir={tmp_path}/file/run')
-  assert done.returncode == 2 and 'cannot use --workdir' in done.stderr
+  for workdir in (tmp_path / 'file', tmp_path / 'file' / 'run'):
+    done = run(f'--workdir={workdir}')
+    assert done.returncode == 2 and 'cannot use --workdir' in done.stderr, done.stderr
+    assert done.stderr.count('\n') == 1
 
 
 def test_tiny_real_run(tmp_path, mnist):

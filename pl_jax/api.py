@@ -1,0 +1,38 @@
+"""The Python API, for notebooks: `pl_jax.self_train(images, labels, ...)`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from pl_jax import loop, user_data
+
+
+def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray | None = None,
+               test_labels: np.ndarray | None = None, *,
+               class_names: tuple[str, ...] | None = None, workdir: str | None = None,
+               progress: bool = True, log=print, **config) -> loop.Result:
+  """Pseudo-labels `images` whose label is -1, from those that have one.
+
+  Args:
+    images: uint8[N, H, W, C] (or [N, H, W]); any size from 10x10, 1 or 3 channels.
+    labels: int[N], a class in 0..K-1, or -1 for unlabeled.
+    test_images, test_labels: an optional test split, the run's reality check.
+    class_names: a name per class, optional.
+    workdir: where to save results and checkpoints (and resume from), or None.
+    **config: any field of loop.Config, e.g. threshold=0.95, iterations=5.
+
+  Returns:
+    loop.Result: `record` (as results.json), `params` of the last model and
+    `labels`, a LabelState with every example's label, source, iteration and
+    confidence.
+  """
+  fields = {f.name for f in dataclasses.fields(loop.Config)}
+  unknown = set(config) - fields
+  if unknown:
+    raise TypeError(f'unknown settings {sorted(unknown)}; loop.Config has {sorted(fields)}')
+  dataset = user_data.from_arrays(
+      'arrays', images, labels, test_images, test_labels, class_names)
+  return loop.self_train(dataset, loop.Config(**config), workdir, progress=progress, log=log)
+

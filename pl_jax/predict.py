@@ -1,0 +1,93 @@
+"""Predict: label new images with the last model of a finished (or running) run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import jax
+import numpy as np
+
+from pl_jax import atomic, checkpoint, data, models, score, user_data
+
+
+class PredictError(Exception):
+  """Prediction cannot run; the message is one line for the user."""
+
+
+def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarray, list[str]]:
+  """Images to label, fitted to the model's (H, W, C), and a name for each.
+
+  path: an .npz with `images` (uint8[N, H, W(, C)], the model's size), a folder
+  of PNG/JPEG files (resized and converted as needed), or one image file.
+  """
+  height, width, channels = image_shape
+  if path.endswith('.npz'):
+    try:
+      with np.load(path, allow_pickle=False) as f:
+        images = f['images']
+    except (OSError, KeyError, ValueError) as e:
+      raise PredictError(f'{path}: no readable images array ({type(e).__name__})') from None
+    try:
+      images = user_data._as_images(images, f'{path}: images')  # pylint: disable=protected-access
+    except data.DataError as e:
+      raise PredictError(str(e)) from None
+    if images.shape[1:] != (height, width, channels):
+      raise PredictError(f'{path}: images are {list(images.shape[1:])}; the model takes '
+                         f'{[height, width, channels]}')
+    return images, [str(i) for i in range(len(images))]
+  if os.path.isdir(path):
+    root, files = path, sorted(f for f in os.listdir(path)
+                               if f.lower().endswith(user_data.IMAGE_SUFFIXES))
+  elif os.path.isfile(path):
+    root, files = os.path.dirname(path) or '.', [os.path.basename(path)]
+  else:
+    raise PredictError(f'{path}: no such file or folder')
+  if not files:
+    raise PredictError(f'{path}: no PNG or JPEG files')
+  try:
+    images, _ = user_data._read_images(root, files, [], (height, width))  # pylint: disable=protected-access
+  except data.DataError as e:
+    raise PredictError(str(e)) from None
+  if images.shape[-1] != channels:  # Grey <-> RGB, as the model was trained.
+    images = (images.mean(axis=-1, keepdims=True).round().astype(np.uint8) if channels == 1
+              else np.repeat(images, 3, axis=-1))
+  return images, files
+
+
+def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
+  """The run's last model on images: (confidence float32[N], predicted int32[N],
+  class names)."""
+  try:
+    with open(os.path.join(workdir, 'results.json')) as f:
+      spec = json.load(f)['model']
+    params = checkpoint.restore_params(workdir)
+  except (OSError, ValueError, KeyError, FileNotFoundError) as e:
+    raise PredictError(f'{workdir}: no saved model ({type(e).__name__}); run '
+                       'run.py with this --workdir first') from None
+  model = models.CNN(num_classes=spec['num_classes'], pixel_mean=tuple(spec['pixel_mean']),
+                     pixel_std=tuple(spec['pixel_std']))
+  confidence, predicted, _ = jax.device_get(score.score(
+      model.apply, params, jax.device_put(images), min(chunk_size, len(images))))
+  class_names = spec['class_names'] or [str(c) for c in range(spec['num_classes'])]
+  return confidence, predicted, class_names
+
+
+def image_shape(workdir: str) -> tuple[int, int, int]:
+  try:
+    with open(os.path.join(workdir, 'results.json')) as f:
+      return tuple(json.load(f)['model']['image_shape'])
+  except (OSError, ValueError, KeyError) as e:
+    raise PredictError(f'{workdir}: no finished run here ({type(e).__name__})') from None
+
+
+def write_predictions(path: str, names: list[str], confidence: np.ndarray,
+                      predicted: np.ndarray, class_names: list[str]) -> None:
+  out = io.StringIO()
+  writer = csv.writer(out, lineterminator='\n')
+  writer.writerow(['name', 'label', 'confidence'])
+  for name, c, p in zip(names, confidence, predicted):
+    writer.writerow([name, class_names[p], f'{c:.6f}'])
+  atomic.write_text(path, out.getvalue())
