@@ -11,7 +11,7 @@ import datetime
 import os
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, npz:PATH (your images and '
@@ -143,6 +143,8 @@ def predict_images() -> None:
 
 
 def main(argv):
+  # JAX's INFO lines (e.g. that no TPU was found) are noise on stderr here.
+  logging.set_verbosity(logging.WARNING)
   if len(argv) > 1:
     fail(f'unexpected arguments: {" ".join(argv[1:])}')
   errors = flag_errors()
@@ -152,7 +154,7 @@ def main(argv):
     return predict_images()
 
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from pl_jax import data, loop, review, select  # pylint: disable=g-import-not-at-top
+  from pl_jax import data, loop, report, review, select  # pylint: disable=g-import-not-at-top
   config = loop.Config(
       n_labeled=FLAGS.n_labeled, threshold=FLAGS.threshold, iterations=FLAGS.iterations,
       epochs=FLAGS.epochs, min_steps=FLAGS.min_steps, batch_size=FLAGS.batch_size,
@@ -192,6 +194,7 @@ def main(argv):
     result = loop.self_train(dataset, config, workdir, initial=initial,
                              run_config=run_config, overwrite=FLAGS.overwrite,
                              progress=FLAGS.progress)
+    run_report = report.write_run_report(workdir)
     if FLAGS.export_review:
       sheet, sheet_csv = review.export_review(workdir, dataset, FLAGS.export_review,
                                               FLAGS.review_by)
@@ -209,7 +212,7 @@ def main(argv):
   print(f"pl_jax: final test accuracy "
         f"{'-' if accuracy is None else f'{100 * accuracy:.2f}%'} after "
         f"{len(record['iterations'])} iteration(s), stop reason {record['stop_reason']}; "
-        f"results in {workdir}/results.json", flush=True)
+        f"results in {workdir}/results.json, report in {run_report}", flush=True)
 
 
 if __name__ == '__main__':

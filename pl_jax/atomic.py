@@ -13,6 +13,10 @@ def _replace_on_success(path: str, suffix: str):
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix=suffix)
+  # mkstemp makes the file owner-only; give it the mode a plain open() would.
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(tmp, 0o666 & ~umask)
   try:
     with os.fdopen(fd, 'wb') as f:
       yield f
