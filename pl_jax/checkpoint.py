@@ -37,12 +37,21 @@ def _tree(train_state: train.TrainState, label_state: select.LabelState) -> dict
 
 def save(workdir: str, iteration: int, train_state: train.TrainState,
          label_state: select.LabelState, record: dict) -> None:
-  """Saves the state after `iteration` (orbax writes it atomically)."""
-  with _manager(workdir) as manager:
-    manager.save(iteration, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(_tree(train_state, label_state)),
-        record=ocp.args.JsonSave(record)))
-    manager.wait_until_finished()
+  """Saves the state after `iteration` (orbax writes it atomically).
+
+  Raises OSError whatever orbax raised: a failed save is an I/O problem (a
+  full disk, say), and the previous checkpoint stays the newest.
+  """
+  try:
+    with _manager(workdir) as manager:
+      manager.save(iteration, args=ocp.args.Composite(
+          state=ocp.args.StandardSave(_tree(train_state, label_state)),
+          record=ocp.args.JsonSave(record)))
+      manager.wait_until_finished()
+  except OSError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    raise OSError(f'checkpoint of iteration {iteration} failed: {type(e).__name__}: {e}') from e
 
 
 def latest_iteration(workdir: str) -> int | None:

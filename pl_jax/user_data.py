@@ -4,7 +4,7 @@ Both give a `data.Dataset` whose unlabeled training images carry label -1.
 
 npz:PATH   `images` uint8[N, H, W, C] (or [N, H, W]), `labels` int[N] with -1 for
            unlabeled; optional `test_images`, `test_labels`, `class_names`.
-folder:PATH  one sub-folder of PNG/JPEG files per class (labeled), `unlabeled/`
+folder:PATH  one sub-folder of image files (PNG, JPEG, BMP, GIF, TIFF, WebP) per class (labeled), `unlabeled/`
            for the pool, optional `test/<class>/` for a test split.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from pl_jax import data
 
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 UNLABELED_FOLDER = 'unlabeled'
 TEST_FOLDER = 'test'
 
