@@ -64,3 +64,13 @@ def test_tiny_real_run(tmp_path, mnist):
   assert row['n_train'] == 100 and row['pool_size'] == 59900
   assert results['stop_reason'] == ('max_iterations' if row['n_selected'] else 'no_new_labels')
   assert results['final_test_accuracy'] == row['test_accuracy'] > 0.1
+
+
+def test_malformed_own_data_is_one_line(tmp_path):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  np.savez(tmp_path / 'bad.npz', images=np.full((4, 12, 12), np.nan, np.float32),
+           labels=np.array([0, 1, -1, -1]))
+  done = run(f'--dataset=npz:{tmp_path}/bad.npz', f'--workdir={tmp_path}/run')
+  assert done.returncode == 2 and done.stderr.count('\n') == 1
+  assert 'images contain NaN' in done.stderr
+  assert not os.path.exists(tmp_path / 'run')  # Nothing half-written.
