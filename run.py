@@ -7,6 +7,7 @@ Flags live here only; the library takes a `loop.Config`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import sys
@@ -42,6 +43,18 @@ flags.DEFINE_bool('stratified', False, 'Label n_labeled / num_classes examples p
 flags.DEFINE_bool('warm_start', False, "Start each iteration from the previous "
                   "iteration's model instead of a fresh one.")
 flags.DEFINE_integer('score_chunk_size', 1024, 'Images per chunk when scoring.')
+flags.DEFINE_integer('max_shift', 0, 'Augmentation: random shifts of up to this many pixels.')
+flags.DEFINE_float('max_degrees', 0.0, 'Augmentation: random rotations of up to this angle.')
+flags.DEFINE_float('max_scale', 0.0, 'Augmentation: random scaling by 1 +- this.')
+flags.DEFINE_enum('selection', 'threshold', ['threshold', 'balanced'], 'threshold: every '
+                  'candidate above --threshold (the seed); balanced: at most a share per '
+                  'predicted class.')
+flags.DEFINE_float('curriculum_step', 0.0, 'Iteration k selects at most a share '
+                   'min(1, k * step) of the candidates; 0: no cap.')
+flags.DEFINE_bool('revise', False, 'Re-label every non-human example each iteration '
+                  '(pseudo-labels may change or return to the pool).')
+flags.DEFINE_string('recipe', 'seed', 'Named settings (see pl_jax/recipes.py): seed, the '
+                    'case study exactly; strong, work in progress. Explicit flags win.')
 flags.DEFINE_bool('progress', True, 'Show a progress bar while training.')
 flags.DEFINE_bool('overwrite', False, 'Replace a run of other settings in --workdir '
                   '(otherwise refused; a run of the same settings is resumed).')
@@ -80,9 +93,16 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
 
 def flag_errors() -> list[str]:
   """What is wrong with the flags, checked before any data is read."""
-  from pl_jax import data, models  # pylint: disable=g-import-not-at-top
+  from pl_jax import data, models, recipes  # pylint: disable=g-import-not-at-top
   own_data = FLAGS.dataset.partition(':')[0] in ('npz', 'folder')
   checks = [
+      (FLAGS.recipe in recipes.RECIPES,
+       f'--recipe must be one of {", ".join(recipes.RECIPES)}, got {FLAGS.recipe!r}'),
+      (FLAGS.max_shift >= 0, f'--max_shift must be >= 0, got {FLAGS.max_shift}'),
+      (0 <= FLAGS.max_degrees <= 180, f'--max_degrees must be in [0, 180], got {FLAGS.max_degrees}'),
+      (0 <= FLAGS.max_scale < 1, f'--max_scale must be in [0, 1), got {FLAGS.max_scale}'),
+      (0 <= FLAGS.curriculum_step <= 1,
+       f'--curriculum_step must be in [0, 1], got {FLAGS.curriculum_step}'),
       (own_data or FLAGS.dataset in data.DATASETS,
        f'--dataset must be one of {", ".join(data.DATASETS)}, npz:PATH or folder:PATH, '
        f'got {FLAGS.dataset!r}'),
@@ -125,6 +145,20 @@ def workdir_problem(workdir: str) -> str | None:
   return None
 
 
+def make_config():
+  """The recipe's settings, with every flag given on the command line on top."""
+  from pl_jax import loop, recipes  # pylint: disable=g-import-not-at-top
+  flag_of = {field.name: 'freeze' if field.name == 'frozen' else field.name
+             for field in dataclasses.fields(loop.Config)}
+  recipe = recipes.RECIPES[FLAGS.recipe]
+  explicit = {}
+  for field, flag in flag_of.items():
+    if FLAGS[flag].present or field not in recipe:
+      value = FLAGS[flag].value
+      explicit[field] = tuple(value) if field == 'frozen' else value
+  return recipes.make_config(FLAGS.recipe, **explicit)
+
+
 def predict_images() -> None:
   from pl_jax import predict  # pylint: disable=g-import-not-at-top
   try:
@@ -155,12 +189,7 @@ def main(argv):
 
   import numpy as np  # pylint: disable=g-import-not-at-top
   from pl_jax import data, loop, report, review, select  # pylint: disable=g-import-not-at-top
-  config = loop.Config(
-      n_labeled=FLAGS.n_labeled, threshold=FLAGS.threshold, iterations=FLAGS.iterations,
-      epochs=FLAGS.epochs, min_steps=FLAGS.min_steps, batch_size=FLAGS.batch_size,
-      learning_rate=FLAGS.learning_rate, seed=FLAGS.seed, stratified=FLAGS.stratified,
-      frozen=tuple(FLAGS.freeze), warm_start=FLAGS.warm_start,
-      score_chunk_size=FLAGS.score_chunk_size)
+  config = make_config()
   dataset_name = FLAGS.dataset.replace(':', '-').replace('/', '_')
   workdir = FLAGS.workdir or os.path.join(
       'runs', f'{loop.run_name(dataset_name, config)}-'
@@ -185,7 +214,8 @@ def main(argv):
   print(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '
         f'({n_human} human-labeled) test {test} | threshold {config.threshold:g} | '
         f'workdir {workdir}', flush=True)
-  run_config = {**config.__dict__, 'frozen': list(config.frozen), 'dataset': FLAGS.dataset,
+  run_config = {**config.__dict__, 'frozen': list(config.frozen), 'recipe': FLAGS.recipe,
+                'dataset': FLAGS.dataset,
                 'data_dir': FLAGS.data_dir or data.default_data_dir(), 'workdir': workdir,
                 'manual_labels': FLAGS.manual_labels,
                 'keep_pseudo_labels': FLAGS.keep_pseudo_labels}

@@ -27,13 +27,15 @@ import time
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from pl_jax import atomic, checkpoint, data, metrics, models, score, select, train
+from pl_jax import atomic, augment, checkpoint, data, metrics, models, score, select, train
 
 STOP_MAX_ITERATIONS = 'max_iterations'
 STOP_NO_NEW_LABELS = 'no_new_labels'
 STOP_POOL_EMPTY = 'pool_empty'
+SELECTIONS = ('threshold', 'balanced')
 # What a run writes into its workdir (and --overwrite removes).
 RUN_FILES = ('results.json', 'labels.npz', 'pseudo_labels.csv', 'scores.npz',
              checkpoint.DIRECTORY)
@@ -58,6 +60,26 @@ class Config:
   stratified: bool = False
   warm_start: bool = False
   score_chunk_size: int = 1024
+  # Augmentation inside the train step (augment.Augmentation); zeros: none.
+  max_shift: int = 0
+  max_degrees: float = 0.0
+  max_scale: float = 0.0
+  # 'threshold' (the seed's rule) or 'balanced' (at most a share per class).
+  selection: str = 'threshold'
+  # Iteration k may select a share min(1, k * curriculum_step) of the candidates
+  # (spread over the classes); 0: no cap.
+  curriculum_step: float = 0.0
+  # Re-label every non-human example each iteration (pseudo-labels can change
+  # or return to the pool), instead of keeping them for good.
+  revise: bool = False
+
+  def __post_init__(self):
+    if self.selection not in SELECTIONS:
+      raise ValueError(f'selection must be one of {SELECTIONS}, got {self.selection!r}')
+
+  @property
+  def augmentation(self) -> augment.Augmentation:
+    return augment.Augmentation(self.max_shift, self.max_degrees, self.max_scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +207,8 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     train_state, losses = train.fit(
         train_state, jax.random.fold_in(shuffle_key, iteration), images,
         label_state.labels, label_state.train_mask, epochs=config.epochs,
-        batch_size=config.batch_size, min_steps=config.min_steps, progress=progress,
+        batch_size=config.batch_size, min_steps=config.min_steps,
+        augmentation=config.augmentation, progress=progress,
         description=f'iteration {iteration}')
     jax.block_until_ready(train_state.params)
     train_seconds = time.perf_counter() - start
@@ -194,23 +217,25 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     scores = score.score(model.apply, train_state.params, images, config.score_chunk_size)
     test_scores = (score.score(model.apply, train_state.params, test_images,
                                config.score_chunk_size) if dataset.has_test else None)
-    selected = select.select_confident(scores[0], label_state.in_pool, config.threshold)
-    (confidence, predicted, margin), test_scores, selected = jax.device_get(
-        (scores, test_scores, selected))
+    candidates = (label_state.source != select.HUMAN) if config.revise else label_state.in_pool
+    selected = choose(config, scores, candidates, dataset.num_classes, iteration)
+    (confidence, predicted, margin), test_scores, selected, candidates = jax.device_get(
+        (scores, test_scores, selected, candidates))
     score_seconds = time.perf_counter() - start
 
     test_confidence, test_predicted, _ = test_scores or (None, None, None)
     row = {'iteration': iteration,
            **metrics.iteration_metrics(
-               label_state=label_state, true_labels=true_labels, confidence=confidence,
-               predicted=predicted, selected=selected, test_labels=dataset.test_labels,
+               label_state=label_state, candidates=candidates, true_labels=true_labels,
+               confidence=confidence, predicted=predicted, selected=selected,
+               test_labels=dataset.test_labels,
                test_confidence=test_confidence, test_predicted=test_predicted),
            'epochs': len(losses),
            'final_loss': losses[-1],
            'train_seconds': round(train_seconds, 3),
            'score_seconds': round(score_seconds, 3)}
-    label_state = select.adopt_pseudo_labels(label_state, selected, predicted, confidence,
-                                             iteration)
+    update = select.relabel if config.revise else select.adopt_pseudo_labels
+    label_state = update(label_state, selected, predicted, confidence, iteration)
     record['iterations'].append(row)
     record['final_test_accuracy'] = row['test_accuracy']
     record['stop_reason'] = stop_reason(row, iteration, config.iterations)
@@ -222,6 +247,25 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     if record['stop_reason'] is not None:
       break
   return Result(record, model, train_state.params, jax.device_get(label_state))
+
+
+def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
+           iteration: int) -> jax.Array:
+  """The examples this iteration pseudo-labels, by the config's selection rule.
+
+  scores: (confidence, predicted, margin) of every training example;
+  candidates: bool[N], who may be selected. Returns bool[N].
+  """
+  confidence, predicted, _ = scores
+  if config.selection == 'threshold' and config.curriculum_step <= 0:
+    return select.select_confident(confidence, candidates, config.threshold)
+  per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, iteration,
+                                          config.curriculum_step)
+  if config.selection == 'threshold':  # A capped threshold rule: a share of the whole.
+    return select.select_balanced(confidence, jnp.zeros_like(predicted), candidates,
+                                  config.threshold, per_class * num_classes)
+  return select.select_balanced(confidence, predicted, candidates, config.threshold,
+                                per_class)
 
 
 def _resume(workdir, record, like_train_state, like_label_state, overwrite, log):

@@ -71,7 +71,8 @@ def calibration(confidence: np.ndarray, correct: np.ndarray,
           'confidence': mean_confidence, 'ece': float(ece)}
 
 
-def iteration_metrics(*, label_state: select.LabelState, true_labels: np.ndarray | None,
+def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray | None = None,
+                      true_labels: np.ndarray | None,
                       confidence: np.ndarray, predicted: np.ndarray, selected: np.ndarray,
                       test_labels: np.ndarray | None, test_confidence: np.ndarray | None,
                       test_predicted: np.ndarray | None) -> dict:
@@ -80,6 +81,8 @@ def iteration_metrics(*, label_state: select.LabelState, true_labels: np.ndarray
   Metrics that need what a run does not have (hidden truth, a test split) are None.
 
   label_state: the labels the model of this iteration was trained on.
+  candidates: bool[N], the examples the selection considered: the pool, and
+    with revisable pseudo-labels also the pseudo-labeled ones. Default: the pool.
   true_labels: int32[N], hidden truth (oracle metrics only), or None.
   confidence, predicted: float32[N], int32[N], this model's confidence and
     prediction for every training example.
@@ -91,7 +94,7 @@ def iteration_metrics(*, label_state: select.LabelState, true_labels: np.ndarray
   source = np.asarray(label_state.source)
   labels_in_use = np.asarray(label_state.labels)
   train = source != select.NONE
-  pool = source == select.NONE
+  pool = source == select.NONE if candidates is None else np.asarray(candidates)
   return {
       'n_train': int(train.sum()),
       'n_human': int((source == select.HUMAN).sum()),

@@ -75,3 +75,54 @@ def adopt_pseudo_labels(state: LabelState, selected: jax.Array, predicted: jax.A
       source=jnp.where(adopt, jnp.int8(PSEUDO), state.source),
       iteration=jnp.where(adopt, iteration, state.iteration).astype(jnp.int32),
       confidence=jnp.where(adopt, confidence, state.confidence))
+
+
+@jax.jit
+def select_balanced(confidence: jax.Array, predicted: jax.Array, candidates: jax.Array,
+                    threshold: float | jax.Array, per_class: int | jax.Array) -> jax.Array:
+  """Above threshold, and at most `per_class` per predicted class, the most
+  confident first: a model's favourite classes cannot crowd out the others.
+
+  confidence: float32[N]; predicted: int32[N]; candidates: bool[N] (who may be
+  selected); per_class: scalar. Returns bool[N]. Ties go to the lower index.
+  """
+  eligible = candidates & (confidence > threshold)
+  score = jnp.where(eligible, confidence, -1.0)
+  n = confidence.shape[0]
+  # Sort by class, then by falling score; an example's rank is its distance
+  # from the first of its class in that order.
+  order = jnp.lexsort((jnp.arange(n), -score, predicted))
+  sorted_class = predicted[order]
+  rank_sorted = jnp.arange(n) - jnp.searchsorted(sorted_class, sorted_class, side='left')
+  rank = jnp.zeros(n, jnp.int32).at[order].set(rank_sorted.astype(jnp.int32))
+  return eligible & (rank < per_class)
+
+
+def curriculum_per_class(n_candidates: int, num_classes: int, iteration: int,
+                         step: float) -> int:
+  """How many per class iteration k may select: a share min(1, k * step) of the
+  candidates, spread over the classes (Curriculum Labeling's growing share).
+  step <= 0 means no cap."""
+  if step <= 0:
+    return n_candidates
+  share = min(1.0, round(iteration * step, 9))  # 3 * 0.2 is 0.6000000000000001.
+  return int(np.ceil(share * n_candidates / num_classes))
+
+
+@jax.jit
+def relabel(state: LabelState, selected: jax.Array, predicted: jax.Array,
+            confidence: jax.Array, iteration: int | jax.Array) -> LabelState:
+  """Revisable pseudo-labels: every non-human example gets this iteration's
+  verdict: the selected ones its prediction, the others go back to the pool.
+
+  selected: bool[N] (human rows are ignored); predicted: int32[N]; confidence:
+  float32[N].
+  """
+  human = state.source == HUMAN
+  adopt = selected & ~human
+  return LabelState(
+      labels=jnp.where(human, state.labels, jnp.where(adopt, predicted, -1)),
+      source=jnp.where(human, state.source, jnp.where(adopt, jnp.int8(PSEUDO), jnp.int8(NONE))),
+      iteration=jnp.where(human, state.iteration,
+                          jnp.where(adopt, iteration, -1)).astype(jnp.int32),
+      confidence=jnp.where(human, state.confidence, jnp.where(adopt, confidence, jnp.nan)))

@@ -16,6 +16,8 @@ import optax
 import tqdm
 from flax.training import train_state
 
+from pl_jax import augment
+
 
 class TrainState(train_state.TrainState):
   """Parameters, optimizer state and step count (Flax's TrainState)."""
@@ -86,24 +88,30 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
   return jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
 
 
-@functools.partial(jax.jit, static_argnames='batch_size', donate_argnames='state')
-def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, images: jax.Array,
-                  labels: jax.Array, n_train: jax.Array,
-                  batch_size: int) -> tuple[TrainState, jax.Array]:
-  """Step `step` of an epoch: the batch is gathered on the device from `order`.
+@functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation'),
+                   donate_argnames='state')
+def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
+                  images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
+                  augmentation: augment.Augmentation) -> tuple[TrainState, jax.Array]:
+  """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
-  order: int32[N + batch_size] from epoch_order; images: uint8[N, H, W, C], the
-  whole training array; labels: int32[N], the labels in use; n_train: the number
-  of training examples (batch positions past it are padding, weighted 0).
+  order: int32[N + batch_size] from epoch_order; key: the epoch's key (the step's
+  is folded in); images: uint8[N, H, W, C], the whole training array; labels:
+  int32[N], the labels in use; n_train: the number of training examples (batch
+  positions past it are padding, weighted 0).
   """
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
   weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
-  return train_step(state, images[batch], labels[batch], weights)
+  batch_images = images[batch]
+  if not augmentation.is_identity:
+    batch_images = augmentation(jax.random.fold_in(key, step), batch_images)
+  return train_step(state, batch_images, labels[batch], weights)
 
 
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
-                train_mask: jax.Array, n_train: int,
-                batch_size: int) -> tuple[TrainState, jax.Array]:
+                train_mask: jax.Array, n_train: int, batch_size: int,
+                augmentation: augment.Augmentation = augment.Augmentation()
+                ) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples, as a PyTorch DataLoader with
   drop_last=False makes it (the last batch may be partial).
 
@@ -113,11 +121,15 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
 
   Returns the new state and the mean batch loss, float32[].
   """
+  # The shuffle keeps using `key` itself, so runs without augmentation draw the
+  # same batches as before augmentation existed.
+  augment_key = jax.random.fold_in(key, 0xA06)
   order = epoch_order(key, train_mask, batch_size)
   n_steps = math.ceil(n_train / batch_size)
   loss_sum = jnp.float32(0)
   for step in range(n_steps):
-    state, loss = train_step_at(state, order, step, images, labels, n_train, batch_size)
+    state, loss = train_step_at(state, order, step, augment_key, images, labels, n_train,
+                                batch_size, augmentation)
     loss_sum += loss
   return state, loss_sum / max(n_steps, 1)
 
@@ -134,7 +146,8 @@ def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> in
 
 def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         train_mask: jax.Array, *, epochs: int, batch_size: int, min_steps: int = 0,
-        progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
+        augmentation: augment.Augmentation = augment.Augmentation(), progress: bool = True,
+        description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss."""
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, batch_size, epochs, min_steps)
@@ -143,7 +156,7 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                    leave=False, dynamic_ncols=True) as bar:
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
-                                train_mask, n_train, batch_size)
+                                train_mask, n_train, batch_size, augmentation)
       losses.append(float(loss))
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -109,3 +109,28 @@ def test_oracle_metrics_are_named_in_the_readme():
   readme = open(os.path.join(os.path.dirname(__file__), '..', 'README.md')).read()
   for name in metrics.ORACLE_METRICS:
     assert f'`{name}` (oracle)' in readme
+
+
+def test_revisable_balanced_curriculum_with_augmentation(small_mnist):
+  config = loop.Config(n_labeled=300, threshold=0.5, iterations=3, epochs=1, min_steps=40,
+                       frozen=(), max_shift=2, max_degrees=10.0, max_scale=0.1,
+                       selection='balanced', curriculum_step=0.3, revise=True, stratified=True)
+  counter = CompileCounter()
+  compiles_after = []
+  result = loop.self_train(small_mnist, config, progress=False,
+                           log=lambda _: compiles_after.append(counter.count))
+  assert compiles_after[-1] == compiles_after[0]  # No recompilation across iterations.
+  rows = result.record['iterations']
+  for before, after in zip(rows, rows[1:]):
+    # Revisable: the previous selection is the whole pseudo-labeled set.
+    assert after['n_pseudo'] == before['n_selected']
+    assert after['pool_size'] == 2000 - 300  # Every non-human example is a candidate.
+  for iteration, row in enumerate(rows, 1):
+    per_class = select.curriculum_per_class(1700, 10, iteration, 0.3)
+    assert row['n_selected'] <= per_class * 10
+  labels = result.labels
+  source = np.asarray(labels.source)
+  picked = np.asarray(labels.labels)[source == select.PSEUDO]
+  last_cap = select.curriculum_per_class(1700, 10, 3, 0.3)
+  assert np.bincount(picked, minlength=10).max() <= last_cap
+  assert (np.asarray(labels.iteration)[source == select.PSEUDO] == 3).all()

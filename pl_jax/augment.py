@@ -1,0 +1,86 @@
+"""Augment: random image transformations inside the jitted train step.
+
+Everything here is a pure function of a PRNG key and a uint8 batch, vmapped
+over examples, so augmentation runs on the device with no host-side Python per
+image, and the same key gives the same batch.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+
+def random_shift(key: jax.Array, images: jax.Array, max_shift: int) -> jax.Array:
+  """Shifts each image by up to max_shift pixels along each axis, filling with 0.
+
+  images: uint8[B, H, W, C] -> uint8[B, H, W, C].
+  """
+  if max_shift == 0:
+    return images
+  _, height, width, _ = images.shape
+  padded = jnp.pad(images, [(0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)])
+  offsets = jax.random.randint(key, (images.shape[0], 2), 0, 2 * max_shift + 1)
+
+  def crop(image, offset):
+    return jax.lax.dynamic_slice(image, (offset[0], offset[1], 0),
+                                 (height, width, image.shape[-1]))
+  return jax.vmap(crop)(padded, offsets)
+
+
+def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
+                  max_scale: float) -> jax.Array:
+  """Rotates each image by up to max_degrees and scales it by a factor in
+  [1 - max_scale, 1 + max_scale] about its centre (bilinear, filling with 0).
+
+  images: uint8[B, H, W, C] -> uint8[B, H, W, C].
+  """
+  if max_degrees == 0 and max_scale == 0:
+    return images
+  batch, height, width, channels = images.shape
+  angle_key, scale_key = jax.random.split(key)
+  angles = jnp.deg2rad(jax.random.uniform(angle_key, (batch,), minval=-max_degrees,
+                                          maxval=max_degrees))
+  scales = jax.random.uniform(scale_key, (batch,), minval=1 - max_scale,
+                              maxval=1 + max_scale)
+  rows, cols = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32),
+                            jnp.arange(width, dtype=jnp.float32), indexing='ij')
+  centre_row, centre_col = (height - 1) / 2, (width - 1) / 2
+
+  def warp(image, angle, scale):
+    # Inverse map: where in the source each output pixel comes from.
+    cos, sin = jnp.cos(angle) / scale, jnp.sin(angle) / scale
+    dr, dc = rows - centre_row, cols - centre_col
+    source = jnp.stack([cos * dr - sin * dc + centre_row, sin * dr + cos * dc + centre_col])
+    channel = lambda c: jax.scipy.ndimage.map_coordinates(
+        image[..., c].astype(jnp.float32), source, order=1, mode='constant', cval=0.0)
+    return jnp.stack([channel(c) for c in range(channels)], axis=-1)
+
+  warped = jax.vmap(warp)(images, angles, scales)
+  return jnp.clip(jnp.round(warped), 0, 255).astype(jnp.uint8)
+
+
+def augment(key: jax.Array, images: jax.Array, max_shift: int = 0, max_degrees: float = 0.0,
+            max_scale: float = 0.0) -> jax.Array:
+  """The training augmentation: a random affine warp, then a random shift.
+
+  images: uint8[B, H, W, C] -> uint8[B, H, W, C]; the identity with all zeros.
+  """
+  affine_key, shift_key = jax.random.split(key)
+  images = random_affine(affine_key, images, max_degrees, max_scale)
+  return random_shift(shift_key, images, max_shift)
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+  """A training augmentation's settings; hashable, so it is static under jit."""
+  max_shift: int = 0
+  max_degrees: float = 0.0
+  max_scale: float = 0.0
+
+  def __call__(self, key: jax.Array, images: jax.Array) -> jax.Array:
+    return augment(key, images, self.max_shift, self.max_degrees, self.max_scale)
+
+  @property
+  def is_identity(self) -> bool:
+    return self.max_shift == 0 and self.max_degrees == 0 and self.max_scale == 0
