@@ -6,13 +6,15 @@ import dataclasses
 
 import numpy as np
 
-from pl_jax import loop, user_data
+from pl_jax import loop, recipes, user_data
 
 
 def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray | None = None,
                test_labels: np.ndarray | None = None, *,
-               class_names: tuple[str, ...] | None = None, workdir: str | None = None,
-               progress: bool = True, log=print, **config) -> loop.Result:
+               class_names: tuple[str, ...] | None = None,
+               manual_labels: np.ndarray | None = None, workdir: str | None = None,
+               recipe: str = 'seed', progress: bool = True, log=print,
+               **config) -> loop.Result:
   """Pseudo-labels `images` whose label is -1, from those that have one.
 
   Args:
@@ -20,7 +22,10 @@ def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray |
     labels: int[N], a class in 0..K-1, or -1 for unlabeled.
     test_images, test_labels: an optional test split, the run's reality check.
     class_names: a name per class, optional.
+    manual_labels: int[N], labels a person gave since (e.g. review.read_manual_labels),
+      -1 where none: they join the human labels.
     workdir: where to save results and checkpoints (and resume from), or None.
+    recipe: named settings (recipes.RECIPES) that **config overrides.
     **config: any field of loop.Config, e.g. threshold=0.95, iterations=5.
 
   Returns:
@@ -34,5 +39,9 @@ def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray |
     raise TypeError(f'unknown settings {sorted(unknown)}; loop.Config has {sorted(fields)}')
   dataset = user_data.from_arrays(
       'arrays', images, labels, test_images, test_labels, class_names)
-  return loop.self_train(dataset, loop.Config(**config), workdir, progress=progress, log=log)
+  run_config = recipes.make_config(recipe, **config)
+  initial = loop.initial_label_state(
+      dataset, run_config, None if manual_labels is None else np.asarray(manual_labels))
+  return loop.self_train(dataset, run_config, workdir, initial=initial, progress=progress,
+                         log=log)
 

@@ -44,6 +44,16 @@ def test_without_test_split_warns(mnist):
   assert result.record['iterations'][0]['test_calibration'] is None
 
 
+def test_manual_labels_join_the_human_ones(mnist):
+  arrays, true_labels = own_arrays(mnist, n_train=200, n_labeled=30)
+  manual = np.full(200, -1)
+  manual[50:60] = true_labels[50:60]
+  result = pl_jax.self_train(arrays['images'], arrays['labels'], manual_labels=manual,
+                             progress=False, log=lambda _: None, iterations=1, epochs=1,
+                             min_steps=5)
+  assert result.record['iterations'][0]['n_human'] == 40
+
+
 def test_unknown_setting():
   with pytest.raises(TypeError, match='unknown settings'):
     pl_jax.self_train(np.zeros((4, 12, 12), np.uint8), np.array([0, 1, -1, -1]), tresh=0.9)
