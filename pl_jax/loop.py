@@ -30,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pl_jax import atomic, augment, checkpoint, data, metrics, models, score, select, train
+from pl_jax import (atomic, augment, checkpoint, data, metrics, models, score, select,
+                    sharding, train)
 
 STOP_MAX_ITERATIONS = 'max_iterations'
 STOP_NO_NEW_LABELS = 'no_new_labels'
@@ -198,8 +199,14 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
   if not dataset.has_test and first == 1:
     log('warning: no test split, so no reality check: test metrics are absent')
 
-  images = jax.device_put(dataset.train_images)
-  test_images = jax.device_put(dataset.test_images) if dataset.has_test else None
+  # Data parallel over every local device (one device: the same code, no-op).
+  mesh = sharding.data_mesh()
+  sharding.check_divisible(config.batch_size, mesh, 'batch_size')
+  sharding.check_divisible(config.score_chunk_size, mesh, 'score_chunk_size')
+  batches = sharding.batch_sharding(mesh)
+  images = jax.device_put(dataset.train_images, sharding.replicated(mesh))
+  test_images = (jax.device_put(dataset.test_images, sharding.replicated(mesh))
+                 if dataset.has_test else None)
   for iteration in range(first, config.iterations + 1):
     if train_state is None or not config.warm_start:
       train_state = new_model(iteration)
@@ -208,15 +215,16 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
         train_state, jax.random.fold_in(shuffle_key, iteration), images,
         label_state.labels, label_state.train_mask, epochs=config.epochs,
         batch_size=config.batch_size, min_steps=config.min_steps,
-        augmentation=config.augmentation, progress=progress,
+        augmentation=config.augmentation, sharding=batches, progress=progress,
         description=f'iteration {iteration}')
     jax.block_until_ready(train_state.params)
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    scores = score.score(model.apply, train_state.params, images, config.score_chunk_size)
+    scores = score.score(model.apply, train_state.params, images, config.score_chunk_size,
+                         batches)
     test_scores = (score.score(model.apply, train_state.params, test_images,
-                               config.score_chunk_size) if dataset.has_test else None)
+                               config.score_chunk_size, batches) if dataset.has_test else None)
     candidates = (label_state.source != select.HUMAN) if config.revise else label_state.in_pool
     selected = choose(config, scores, candidates, dataset.num_classes, iteration)
     (confidence, predicted, margin), test_scores, selected, candidates = jax.device_get(

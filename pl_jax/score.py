@@ -5,17 +5,21 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import NamedSharding
 
 
-@functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size'))
+@functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size', 'sharding'))
 def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
-          chunk_size: int = 1024) -> tuple[jax.Array, jax.Array, jax.Array]:
+          chunk_size: int = 1024,
+          sharding: NamedSharding | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Scores all images in fixed-size chunks (`lax.map`), so memory stays bounded.
 
   Args:
     apply_fn: the model's apply, `apply_fn({'params': params}, uint8[B, H, W, C])`
       -> logits float32[B, K].
     images: uint8[N, H, W, C]; padded inside to a multiple of chunk_size.
+    sharding: how to split each chunk over devices (sharding.batch_sharding), or
+      None for one device.
 
   Returns:
     confidence: float32[N], the top softmax probability.
@@ -26,7 +30,11 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
   n = images.shape[0]
   padded = jnp.pad(images, [(0, -n % chunk_size)] + [(0, 0)] * (images.ndim - 1))
   chunks = padded.reshape(-1, chunk_size, *images.shape[1:])
-  logits = jax.lax.map(lambda chunk: apply_fn({'params': params}, chunk), chunks)
+  def chunk_logits(chunk):
+    if sharding is not None:  # Data parallel: each device scores a slice.
+      chunk = jax.lax.with_sharding_constraint(chunk, sharding)
+    return apply_fn({'params': params}, chunk)
+  logits = jax.lax.map(chunk_logits, chunks)
   probabilities = jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
   top2 = jax.lax.top_k(probabilities, 2)[0]
   return (top2[:, 0], jnp.argmax(probabilities, axis=-1).astype(jnp.int32),

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import optax
 import tqdm
 from flax.training import train_state
+from jax.sharding import NamedSharding
 
 from pl_jax import augment
 
@@ -88,30 +89,35 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
   return jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
 
 
-@functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation'),
+@functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding'),
                    donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
-                  augmentation: augment.Augmentation) -> tuple[TrainState, jax.Array]:
+                  augmentation: augment.Augmentation,
+                  sharding: NamedSharding | None = None) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
   order: int32[N + batch_size] from epoch_order; key: the epoch's key (the step's
   is folded in); images: uint8[N, H, W, C], the whole training array; labels:
   int32[N], the labels in use; n_train: the number of training examples (batch
-  positions past it are padding, weighted 0).
+  positions past it are padding, weighted 0); sharding: how to split the batch
+  over devices (sharding.batch_sharding), or None for one device.
   """
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
   weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
-  batch_images = images[batch]
+  batch_images, batch_labels = images[batch], labels[batch]
+  if sharding is not None:  # Data parallel: each device takes a slice of the batch.
+    batch_images, batch_labels, weights = jax.lax.with_sharding_constraint(
+        (batch_images, batch_labels, weights), sharding)
   if not augmentation.is_identity:
     batch_images = augmentation(jax.random.fold_in(key, step), batch_images)
-  return train_step(state, batch_images, labels[batch], weights)
+  return train_step(state, batch_images, batch_labels, weights)
 
 
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, n_train: int, batch_size: int,
-                augmentation: augment.Augmentation = augment.Augmentation()
-                ) -> tuple[TrainState, jax.Array]:
+                augmentation: augment.Augmentation = augment.Augmentation(),
+                sharding: NamedSharding | None = None) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples, as a PyTorch DataLoader with
   drop_last=False makes it (the last batch may be partial).
 
@@ -129,7 +135,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
   loss_sum = jnp.float32(0)
   for step in range(n_steps):
     state, loss = train_step_at(state, order, step, augment_key, images, labels, n_train,
-                                batch_size, augmentation)
+                                batch_size, augmentation, sharding)
     loss_sum += loss
   return state, loss_sum / max(n_steps, 1)
 
@@ -146,7 +152,8 @@ def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> in
 
 def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         train_mask: jax.Array, *, epochs: int, batch_size: int, min_steps: int = 0,
-        augmentation: augment.Augmentation = augment.Augmentation(), progress: bool = True,
+        augmentation: augment.Augmentation = augment.Augmentation(),
+        sharding: NamedSharding | None = None, progress: bool = True,
         description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss."""
   n_train = int(jnp.sum(train_mask))
@@ -156,7 +163,7 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                    leave=False, dynamic_ncols=True) as bar:
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
-                                train_mask, n_train, batch_size, augmentation)
+                                train_mask, n_train, batch_size, augmentation, sharding)
       losses.append(float(loss))
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses
