@@ -1,0 +1,166 @@
+"""Training and pool-scoring throughput of the reference CNN: pl_jax against an
+equivalent PyTorch model (same layers, batch and Adam), and against the device's
+arithmetic limit.
+
+  python benchmarks/throughput.py [--steps=200] [--score_images=20000]
+
+PyTorch is optional: without it, its rows say so. Prints a markdown table to
+paste into BENCHMARKS.md (with the machine and the date).
+"""
+
+import os
+import sys
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax.numpy as jnp  # pylint: disable=wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+
+from pl_jax import augment, models, score, sharding, sweep, train  # pylint: disable=wrong-import-position
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer('batch_size', 64, 'Training batch size (the seed\'s).')
+flags.DEFINE_integer('steps', 200, 'Timed training steps (after warm-up).')
+flags.DEFINE_integer('score_images', 20000, 'Images scored per timed pass.')
+flags.DEFINE_integer('score_chunk_size', 1024, 'Scoring chunk size.')
+flags.DEFINE_integer('repeats', 3, 'Timed repetitions; the best is reported.')
+
+
+def best_of(repeats, run):
+  """The shortest of `repeats` timed calls of run() (which blocks until done)."""
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return min(times)
+
+
+def jax_throughput(images, labels):
+  """(train images/s, score images/s, train FLOPs/image, score FLOPs/image)."""
+  model = models.CNN()
+  mesh = sharding.data_mesh()
+  batches = sharding.batch_sharding(mesh)
+  images = jax.device_put(images, sharding.replicated(mesh))
+  labels = jax.device_put(labels, sharding.replicated(mesh))
+  n = len(labels)
+  optimizer = train.make_optimizer(1e-3)
+  state = train.create_train_state(jax.random.PRNGKey(0), model, images.shape[1:], optimizer)
+  order = train.epoch_order(jax.random.PRNGKey(1), jnp.ones(n, bool), FLAGS.batch_size)
+  key = jax.random.PRNGKey(2)
+  step_args = lambda step: (order, step % (n // FLAGS.batch_size), key, images, labels, n,
+                            FLAGS.batch_size, augment.Augmentation(), batches)
+  compiled = train.train_step_at.lower(state, *step_args(0)).compile()
+  train_flops = compiled.cost_analysis().get('flops', float('nan')) / FLAGS.batch_size
+
+  def run_steps():
+    nonlocal state
+    for step in range(FLAGS.steps):
+      state, _ = train.train_step_at(state, *step_args(step))
+    jax.block_until_ready(state.params)
+
+  run_steps()  # Warm-up (compilation).
+  train_rate = FLAGS.steps * FLAGS.batch_size / best_of(FLAGS.repeats, run_steps)
+
+  pool = images[:FLAGS.score_images] if FLAGS.score_images <= n else jnp.tile(
+      images, (-(-FLAGS.score_images // n), 1, 1, 1))[:FLAGS.score_images]
+  pool = jax.device_put(pool, sharding.replicated(mesh))
+  scorer = lambda: jax.block_until_ready(score.score(
+      model.apply, state.params, pool, FLAGS.score_chunk_size, batches))
+  # XLA's cost analysis counts a loop body once, so count one chunk's forward pass.
+  chunk = pool[:FLAGS.score_chunk_size]
+  score_flops = jax.jit(model.apply).lower({'params': state.params}, chunk).compile(
+  ).cost_analysis().get('flops', float('nan')) / len(chunk)
+  scorer()
+  score_rate = len(pool) / best_of(FLAGS.repeats, scorer)
+  return train_rate, score_rate, train_flops, score_flops
+
+
+def torch_throughput(images, labels):
+  """(train images/s, score images/s), or None without PyTorch."""
+  try:
+    import torch  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  from torch import nn  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(0)
+  net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
+                      nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128),
+                      nn.ReLU(), nn.Linear(128, 10))
+  optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+  loss_fn = nn.CrossEntropyLoss()
+  # As a user would: float images normalised once, batches sliced on the fly.
+  x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - 0.1307) / 0.3081
+  y = torch.from_numpy(labels.astype(np.int64))
+  n = len(y)
+
+  def run_steps():
+    for step in range(FLAGS.steps):
+      start = (step % (n // FLAGS.batch_size)) * FLAGS.batch_size
+      optimizer.zero_grad()
+      loss = loss_fn(net(x[start:start + FLAGS.batch_size]), y[start:start + FLAGS.batch_size])
+      loss.backward()
+      optimizer.step()
+
+  run_steps()
+  train_rate = FLAGS.steps * FLAGS.batch_size / best_of(FLAGS.repeats, run_steps)
+  pool = x[:FLAGS.score_images] if FLAGS.score_images <= n else x.repeat(
+      -(-FLAGS.score_images // n), 1, 1, 1)[:FLAGS.score_images]
+
+  def scorer():
+    with torch.no_grad():
+      for start in range(0, len(pool), FLAGS.score_chunk_size):
+        torch.softmax(net(pool[start:start + FLAGS.score_chunk_size]), -1).max(-1)
+
+  scorer()
+  score_rate = len(pool) / best_of(FLAGS.repeats, scorer)
+  return train_rate, score_rate, torch.__version__, torch.get_num_threads()
+
+
+def cpu_peak_flops() -> float | None:
+  """Cores x clock x FLOPs per cycle (fp32 FMA units: 2 x 16 with AVX-512, 2 x 8 with
+  AVX2), from /proc/cpuinfo; None if unknown."""
+  try:
+    info = open('/proc/cpuinfo').read()
+  except OSError:
+    return None
+  mhz = [float(line.split(':')[1]) for line in info.splitlines() if line.startswith('cpu MHz')]
+  flags_line = next((line for line in info.splitlines() if line.startswith('flags')), '')
+  per_cycle = 64 if 'avx512f' in flags_line else 32 if 'avx2' in flags_line else 8
+  return len(mhz) * max(mhz) * 1e6 * per_cycle if mhz else None
+
+
+def main(argv):
+  del argv
+  rng = np.random.default_rng(0)
+  # Throughput does not depend on pixel values; random digits-sized data will do.
+  images = rng.integers(0, 256, (8192, 28, 28, 1), dtype=np.uint8)
+  labels = rng.integers(0, 10, 8192).astype(np.int32)
+  train_rate, score_rate, train_flops, score_flops = jax_throughput(images, labels)
+  baseline = torch_throughput(images, labels)
+  device = jax.devices()[0]
+  peak = cpu_peak_flops() if device.platform == 'cpu' else None
+  print(f'machine: {sweep.machine()}; JAX {jax.__version__} on {len(jax.devices())} '
+        f'{device.platform} device(s) ({device.device_kind}); {sweep.today()}')
+  print(f'batch {FLAGS.batch_size}, {FLAGS.steps} timed steps, {FLAGS.score_images} images '
+        f'scored in chunks of {FLAGS.score_chunk_size}, best of {FLAGS.repeats}\n')
+  print('| | pl_jax (JAX) | PyTorch | pl_jax / PyTorch | FLOPs per image | share of peak |')
+  print('|---|---:|---:|---:|---:|---:|')
+  for name, ours, theirs, flops in (
+      ('train images/s', train_rate, baseline and baseline[0], train_flops),
+      ('score images/s', score_rate, baseline and baseline[1], score_flops)):
+    ratio = f'{ours / theirs:.2f}x' if theirs else '-'
+    share = f'{100 * ours * flops / peak:.1f} %' if peak else '-'
+    print(f'| {name} | {ours:,.0f} | {f"{theirs:,.0f}" if theirs else "not installed"} | '
+          f'{ratio} | {flops / 1e6:.1f} M | {share} |')
+  if baseline:
+    print(f'\nPyTorch {baseline[2]}, {baseline[3]} threads.')
+  if peak:
+    print(f'Peak estimate: {peak / 1e9:.0f} GFLOP/s (cores x clock x fp32 FMA width).')
+
+
+if __name__ == '__main__':
+  app.run(main)
