@@ -1,0 +1,25 @@
+import pytest
+
+from pl_jax import loop, recipes
+
+
+def test_seed_recipe_is_the_case_study():
+  config = recipes.make_config('seed')
+  assert config == loop.Config()
+  assert config.frozen == ('fc1',) and config.epochs == 10 and config.batch_size == 64
+  assert config.selection == 'threshold' and not config.revise and not config.warm_start
+
+
+def test_explicit_settings_win():
+  config = recipes.make_config('strong', iterations=3, threshold=0.9)
+  assert config.iterations == 3 and config.threshold == 0.9
+  assert config.revise and config.warm_start and config.max_shift == 2
+
+
+def test_unknown_recipe_or_setting():
+  with pytest.raises(ValueError, match='unknown recipe'):
+    recipes.make_config('magic')
+  with pytest.raises(ValueError, match='unknown settings'):
+    recipes.make_config('seed', speed=11)
+  with pytest.raises(ValueError, match='selection must be one of'):
+    recipes.make_config('seed', selection='random')
