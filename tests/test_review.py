@@ -4,7 +4,7 @@ import chex
 import numpy as np
 import pytest
 
-from pl_jax import data, review, user_data
+from pl_jax import review, user_data
 
 
 def test_least_sure_ranks_the_pool_only():
