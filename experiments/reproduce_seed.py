@@ -54,7 +54,7 @@ def summary() -> str:
       '95.60 % (its code run here: 90.66 % -> 95.51 %, 96.19 % correct train labels); '
       '100 labels 19.87 %, then nothing above 0.99; 60,000 labels 98.52 %.', '',
       '| row | n_labeled | seeds done | iterations | test acc. iteration 1 | test acc. last '
-      '| gain | train labels correct (last) | wall min |',
+      '| gain (points) | train labels correct (last) | wall min |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for row in FLAGS.rows:

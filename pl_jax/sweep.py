@@ -73,12 +73,14 @@ def run_all(runs: list[Run], runs_dir: str, log=print) -> None:
 
 
 def mean_std(values) -> str:
-  """'mean +- std' in percent of fractions (std over seeds, ddof=1), or '-'."""
+  """'mean +- std' in percent of fractions (std over seeds, ddof=1); a single
+  value alone (a spread of one is no spread); '-' for none."""
   values = [v for v in values if v is not None]
   if not values:
     return '-'
-  std = np.std(values, ddof=1) if len(values) > 1 else 0.0
-  return f'{100 * np.mean(values):.2f} +- {100 * std:.2f} %'
+  if len(values) == 1:
+    return f'{100 * values[0]:.2f} %'
+  return f'{100 * np.mean(values):.2f} +- {100 * np.std(values, ddof=1):.2f} %'
 
 
 def machine() -> str:
