@@ -230,7 +230,7 @@ def main(argv):
                                               FLAGS.review_by)
       print(f'pl_jax: review the least sure pool images in {sheet}; fill the label column '
             f'of {sheet_csv} and pass it back with --manual_labels')
-  except loop.WorkdirError as e:
+  except (loop.WorkdirError, ValueError) as e:  # ValueError: settings the devices reject.
     fail(str(e))
   except OSError as e:
     fail(f'could not write results to {workdir}: {e}')
