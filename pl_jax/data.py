@@ -258,7 +258,7 @@ def _load_tfds(name: str, data_dir: str, offline: bool) -> Dataset:
   except DataError:
     raise
   except Exception as e:  # TFDS raises many types; all mean "this source failed".
-    raise DataError(f'{type(e).__name__}: {_one_line(e)}') from None
+    raise DataError(f'{type(e).__name__}: {one_line(e)}') from None
   return _to_dataset(name, arrays, 'tfds')
 
 
@@ -275,7 +275,7 @@ def _tfds_examples(builder, split: str):
             for image, label in zip(batch['image'], batch['label'])]
 
 
-def _one_line(error: Exception, limit: int = 200) -> str:
+def one_line(error: Exception, limit: int = 200) -> str:
   text = ' '.join(str(error).split())
   return text if len(text) <= limit else text[:limit] + '...'
 

@@ -31,7 +31,7 @@ def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
     except (OSError, KeyError, ValueError) as e:
       raise PredictError(f'{path}: no readable images array ({type(e).__name__})') from None
     try:
-      images = user_data._as_images(images, f'{path}: images')  # pylint: disable=protected-access
+      images = user_data.as_images(images, f'{path}: images')
     except data.DataError as e:
       raise PredictError(str(e)) from None
     if images.shape[1:] != (height, width, channels):
@@ -48,7 +48,7 @@ def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
   if not files:
     raise PredictError(f'{path}: no PNG or JPEG files')
   try:
-    images, _ = user_data._read_images(root, files, [], (height, width))  # pylint: disable=protected-access
+    images, _ = user_data.read_images(root, files, [], (height, width))
   except data.DataError as e:
     raise PredictError(str(e)) from None
   if images.shape[-1] != channels:  # Grey <-> RGB, as the model was trained.

@@ -35,7 +35,7 @@ def load_npz(path: str, image_size=None) -> data.Dataset:
     raise data.DataError(f'{path}: no such file') from None
   except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
     raise data.DataError(f'{path}: not a readable .npz ({type(e).__name__}: '
-                         f'{data._one_line(e, 80)})') from None  # pylint: disable=protected-access
+                         f'{data.one_line(e, 80)})') from None
   for key in ('images', 'labels'):
     if key not in arrays:
       raise data.DataError(f'{path}: no {key!r} array (has {", ".join(sorted(arrays))})')
@@ -49,13 +49,13 @@ def load_npz(path: str, image_size=None) -> data.Dataset:
 def from_arrays(name: str, images, labels, test_images=None, test_labels=None,
                 class_names=None, source: str | None = None) -> data.Dataset:
   """A Dataset from in-memory arrays, checked (see load_npz for the format)."""
-  images = _as_images(np.asarray(images), f'{name}: images')
-  labels = _as_labels(np.asarray(labels), f'{name}: labels')
+  images = as_images(np.asarray(images), f'{name}: images')
+  labels = as_labels(np.asarray(labels), f'{name}: labels')
   if (test_images is None) != (test_labels is None):
     raise data.DataError(f'{name}: test images and test labels come together')
   if test_images is not None:
-    test_images = _as_images(np.asarray(test_images), f'{name}: test_images')
-    test_labels = _as_labels(np.asarray(test_labels), f'{name}: test_labels')
+    test_images = as_images(np.asarray(test_images), f'{name}: test_images')
+    test_labels = as_labels(np.asarray(test_labels), f'{name}: test_labels')
   class_names = tuple(str(c) for c in class_names) if class_names is not None else None
   top = max(labels.max(initial=-1), test_labels.max(initial=-1) if test_labels is not None
             else -1)
@@ -64,7 +64,7 @@ def from_arrays(name: str, images, labels, test_images=None, test_labels=None,
                   source or name, class_names, None)
 
 
-def _as_images(array: np.ndarray, what: str) -> np.ndarray:
+def as_images(array: np.ndarray, what: str) -> np.ndarray:
   """uint8[N, H, W] or [N, H, W, C] -> uint8[N, H, W, C]; anything else is refused."""
   if array.dtype.kind == 'f' and np.isnan(array).any():
     raise data.DataError(f'{what} contain NaN; want uint8 pixels in 0..255')
@@ -79,7 +79,7 @@ def _as_images(array: np.ndarray, what: str) -> np.ndarray:
   return array
 
 
-def _as_labels(array: np.ndarray, what: str) -> np.ndarray:
+def as_labels(array: np.ndarray, what: str) -> np.ndarray:
   if array.dtype.kind not in 'iu' or array.ndim != 1:
     raise data.DataError(f'{what} are {array.dtype}{list(array.shape)}; want int[N]')
   return array.astype(np.int32)
@@ -148,7 +148,7 @@ def load_folder(path: str, image_size: tuple[int, int] | None = None) -> data.Da
       for file_name in _image_files(os.path.join(test_dir, entry)):
         test_files.append(os.path.join(TEST_FOLDER, entry, file_name))
         test_labels.append(class_names.index(entry))
-  images, test_images = _read_images(path, files, test_files, image_size)
+  images, test_images = read_images(path, files, test_files, image_size)
   return _dataset(name, images, np.array(labels, np.int32),
                   test_images, np.array(test_labels, np.int32) if test_files else None,
                   len(class_names), f'folder:{os.path.abspath(path)}', class_names,
@@ -159,7 +159,7 @@ def _image_files(folder: str) -> list[str]:
   return sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
 
 
-def _read_images(root, files, test_files, image_size):
+def read_images(root, files, test_files, image_size):
   """Decodes every file into uint8[N, H, W, C] (train) and [M, H, W, C] (test or None).
 
   Grey if every image is grey, else RGB. Unreadable files are all named in one error.
