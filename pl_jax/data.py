@@ -276,6 +276,7 @@ def _tfds_examples(builder, split: str):
 
 
 def one_line(error: Exception, limit: int = 200) -> str:
+  """An exception's message on one line, cut at `limit` characters."""
   text = ' '.join(str(error).split())
   return text if len(text) <= limit else text[:limit] + '...'
 
