@@ -200,43 +200,46 @@ def plot_train_label_accuracy(results: dict):
   return figure
 
 
+def two_series_figure(results: dict, first: tuple, second: tuple, ylabel: str,
+                      title: str):
+  """Two accuracy series by iteration, their values labelled apart.
+
+  first, second: (values in %, marker style, color, legend label).
+  """
+  figure, ax = plt.subplots(figsize=(7, 4.2))
+  x = iterations_axis(ax, results)
+  for values, style, color, label in (first, second):
+    ax.plot(x, values, style, color=color, label=label)
+  label_two_series(ax, x, first[0], second[0], (first[2], second[2]))
+  ax.margins(y=0.15)
+  ax.set_ylabel(ylabel)
+  legend_below(ax)
+  ax.set_title(f'{title}\n{run_title(results)}')
+  return figure
+
+
 def plot_selection_accuracy(results: dict):
   selected = percent(results, 'selected_accuracy')
   rejected = percent(results, 'rejected_accuracy')
   if not has_data(selected, rejected):
     return None
   threshold = setting(results, 'threshold')
-  figure, ax = plt.subplots(figsize=(7, 4.2))
-  x = iterations_axis(ax, results)
-  ax.plot(x, selected, 'o-', color=COLORS['selected'],
-          label=f'selected (confidence > {threshold})')
-  ax.plot(x, rejected, 's-', color=COLORS['rejected'],
-          label=f'rejected (confidence <= {threshold})')
-  label_two_series(ax, x, selected, rejected, (COLORS['selected'], COLORS['rejected']))
-  ax.margins(y=0.15)
-  ax.set_ylabel('accuracy of the predictions (%, oracle)')
-  legend_below(ax)
-  ax.set_title('Accuracy of the pool predictions, selected vs rejected (oracle)\n'
-               f'{run_title(results)}')
-  return figure
+  return two_series_figure(
+      results,
+      (selected, 'o-', COLORS['selected'], f'selected (confidence > {threshold})'),
+      (rejected, 's-', COLORS['rejected'], f'rejected (confidence <= {threshold})'),
+      'accuracy of the predictions (%, oracle)',
+      'Accuracy of the pool predictions, selected vs rejected (oracle)')
 
 
 def plot_pool_and_test_accuracy(results: dict):
   pool, test = percent(results, 'pool_accuracy'), percent(results, 'test_accuracy')
   if not has_data(pool):
     return None
-  figure, ax = plt.subplots(figsize=(7, 4.2))
-  x = iterations_axis(ax, results)
-  ax.plot(x, test, 'o-', color=COLORS['test'], label='test accuracy')
-  ax.plot(x, pool, 's-', color=COLORS['pool'],
-          label='pool accuracy (oracle): examples still unlabeled')
-  label_two_series(ax, x, test, pool, (COLORS['test'], COLORS['pool']))
-  ax.margins(y=0.15)
-  ax.set_ylabel('accuracy (%)')
-  legend_below(ax)
-  ax.set_title('Pool accuracy (oracle) beside test accuracy\n'
-               f'{run_title(results)}')
-  return figure
+  return two_series_figure(
+      results, (test, 'o-', COLORS['test'], 'test accuracy'),
+      (pool, 's-', COLORS['pool'], 'pool accuracy (oracle): examples still unlabeled'),
+      'accuracy (%)', 'Pool accuracy (oracle) beside test accuracy')
 
 
 def small_multiples(n: int, **kwargs):
