@@ -1,7 +1,9 @@
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from pl_jax import models
 
@@ -36,3 +38,17 @@ def test_cnn_takes_any_size_channels_and_classes():
   images = jnp.zeros((2, 17, 23, 3), jnp.uint8)
   params = model.init(jax.random.PRNGKey(0), images)['params']
   chex.assert_shape(model.apply({'params': params}, images), (2, 3))
+
+
+@pytest.mark.parametrize('shape', [(2, 26, 26, 3), (2, 11, 11, 4), (1, 5, 8, 1)])
+def test_max_pool_2x2_equals_flax_max_pool_with_its_gradient(shape):
+  # Small integers give many tied maxima: the gradient must go to the first
+  # maximum of each window, as XLA's select-and-scatter (nn.max_pool) does.
+  x = jax.random.randint(jax.random.PRNGKey(0), shape, -2, 3).astype(jnp.float32)
+  reference = lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))
+  pooled, pool_vjp = jax.vjp(models.max_pool_2x2, x)
+  expected, expected_vjp = jax.vjp(reference, x)
+  chex.assert_shape(pooled, (shape[0], shape[1] // 2, shape[2] // 2, shape[3]))
+  np.testing.assert_array_equal(pooled, expected)
+  grad = jax.random.normal(jax.random.PRNGKey(1), pooled.shape)
+  np.testing.assert_array_equal(pool_vjp(grad)[0], expected_vjp(grad)[0])
