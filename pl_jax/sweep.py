@@ -91,7 +91,12 @@ def machine() -> str:
       model = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
   except (OSError, StopIteration):
     pass
-  return f'{model}, {os.cpu_count()} cores'
+  host = f'{model}, {os.cpu_count()} cores'
+  import jax  # pylint: disable=g-import-not-at-top  (sweeps that only run run.py skip it)
+  if jax.default_backend() == 'cpu':
+    return host
+  devices = jax.devices()
+  return f'{len(devices)} x {devices[0].device_kind} ({jax.default_backend()}); host {host}'
 
 
 def today() -> str:

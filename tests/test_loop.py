@@ -5,12 +5,12 @@ import jax
 import numpy as np
 import pytest
 
-from pl_jax import loop, metrics, select
+from pl_jax import loop, metrics, select, timing
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
               'selected_accuracy', 'n_rejected', 'rejected_accuracy', 'train_seconds',
-              'score_seconds', 'epochs', 'final_loss', 'test_calibration',
+              'score_seconds', 'compile_seconds', 'epochs', 'final_loss', 'test_calibration',
               'pool_confidence_histogram'}
 
 # Every layer trained and 40 steps, enough to select something each iteration.
@@ -18,27 +18,16 @@ TINY = loop.Config(n_labeled=300, threshold=0.9, iterations=3, epochs=1, min_ste
                    batch_size=64, score_chunk_size=256, frozen=())
 
 
-class CompileCounter:
-  """Counts XLA compilations anywhere in the process."""
-
-  def __init__(self):
-    self.count = 0
-    jax.monitoring.register_event_duration_secs_listener(self._listen)
-
-  def _listen(self, event, duration, **kwargs):
-    del duration, kwargs
-    if event == '/jax/core/compile/backend_compile_duration':
-      self.count += 1
-
-
 def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
-  counter = CompileCounter()
   compiles_after = []
-  record = loop.self_train(small_mnist, TINY, str(tmp_path), progress=False,
-                           log=lambda line: compiles_after.append(counter.count)).record
+  with timing.CompileClock() as clock:
+    record = loop.self_train(small_mnist, TINY, str(tmp_path), progress=False,
+                             log=lambda line: compiles_after.append(clock.compilations)).record
   # Masks change every iteration; nothing compiles after the first.
   assert len(compiles_after) == 3
   assert compiles_after[0] > 0 and compiles_after[-1] == compiles_after[0]
+  compile_seconds = [row['compile_seconds'] for row in record['iterations']]
+  assert compile_seconds[0] > 0 and compile_seconds[1:] == [0, 0]
 
   saved = json.loads((tmp_path / 'results.json').read_text())
   assert saved['stop_reason'] == loop.STOP_MAX_ITERATIONS == record['stop_reason']
@@ -115,10 +104,10 @@ def test_revisable_balanced_curriculum_with_augmentation(small_mnist):
   config = loop.Config(n_labeled=300, threshold=0.5, iterations=3, epochs=1, min_steps=40,
                        frozen=(), max_shift=2, max_degrees=10.0, max_scale=0.1,
                        selection='balanced', curriculum_step=0.3, revise=True, stratified=True)
-  counter = CompileCounter()
   compiles_after = []
-  result = loop.self_train(small_mnist, config, progress=False,
-                           log=lambda _: compiles_after.append(counter.count))
+  with timing.CompileClock() as clock:
+    result = loop.self_train(small_mnist, config, progress=False,
+                             log=lambda _: compiles_after.append(clock.compilations))
   assert compiles_after[-1] == compiles_after[0]  # No recompilation across iterations.
   rows = result.record['iterations']
   for before, after in zip(rows, rows[1:]):
