@@ -53,6 +53,8 @@ flags.DEFINE_float('curriculum_step', 0.0, 'Iteration k selects at most a share 
                    'min(1, k * step) of the candidates; 0: no cap.')
 flags.DEFINE_bool('revise', False, 'Re-label every non-human example each iteration '
                   '(pseudo-labels may change or return to the pool).')
+flags.DEFINE_enum('lr_schedule', 'constant', ['constant', 'cosine'], 'Learning rate over '
+                  'each iteration\'s training: constant (the seed) or cosine (annealed to 0).')
 flags.DEFINE_string('recipe', 'seed', 'Named settings (see pl_jax/recipes.py): seed, the '
                     'case study exactly; strong, work in progress. Explicit flags win.')
 flags.DEFINE_bool('progress', True, 'Show a progress bar while training.')

@@ -73,10 +73,16 @@ class Config:
   # Re-label every non-human example each iteration (pseudo-labels can change
   # or return to the pool), instead of keeping them for good.
   revise: bool = False
+  # Learning rate over each training run's steps: 'constant' (the seed's) or
+  # 'cosine' (annealed towards 0 by the run's end; see train.lr_scales).
+  lr_schedule: str = 'constant'
 
   def __post_init__(self):
     if self.selection not in SELECTIONS:
       raise ValueError(f'selection must be one of {SELECTIONS}, got {self.selection!r}')
+    if self.lr_schedule not in train.SCHEDULES:
+      raise ValueError(f'lr_schedule must be one of {train.SCHEDULES}, '
+                       f'got {self.lr_schedule!r}')
 
   @property
   def augmentation(self) -> augment.Augmentation:
@@ -216,7 +222,8 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
           train_state, jax.random.fold_in(shuffle_key, iteration), images,
           label_state.labels, label_state.train_mask, epochs=config.epochs,
           batch_size=config.batch_size, min_steps=config.min_steps,
-          augmentation=config.augmentation, sharding=batches, progress=progress,
+          augmentation=config.augmentation, sharding=batches,
+          lr_schedule=config.lr_schedule, progress=progress,
           description=f'iteration {iteration}')
       jax.block_until_ready(train_state.params)
     train_seconds = time.perf_counter() - start

@@ -12,6 +12,7 @@ import math
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import tqdm
 from flax.training import train_state
@@ -67,14 +68,38 @@ def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
   return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
-def train_step(state: TrainState, images: jax.Array, labels: jax.Array,
-               weights: jax.Array) -> tuple[TrainState, jax.Array]:
-  """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B]."""
+def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights: jax.Array,
+               lr_scale: jax.Array | float = 1.0) -> tuple[TrainState, jax.Array]:
+  """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B].
+
+  lr_scale: float32[], multiplies the learning rate (Adam's update is linear in
+  it); a traced value, so a schedule never recompiles the step.
+  """
   def loss_fn(params):
     logits = state.apply_fn({'params': params}, images)
     return weighted_cross_entropy(logits, labels, weights)
   loss, grads = jax.value_and_grad(loss_fn)(state.params)
-  return state.apply_gradients(grads=grads), loss
+  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+  updates = jax.tree.map(lambda update: lr_scale * update, updates)
+  return state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                       opt_state=opt_state), loss
+
+
+SCHEDULES = ('constant', 'cosine')
+
+
+def lr_scales(schedule: str, n_steps: int) -> np.ndarray:
+  """Learning-rate multipliers of one training run's steps: float32[n_steps].
+
+  'constant': all 1 (the seed's recipe). 'cosine': from 1 down towards 0 along
+  a half cosine (Loshchilov & Hutter 2017), so every training run, and hence
+  every iteration's scoring model, ends annealed.
+  """
+  if schedule == 'constant':
+    return np.ones(n_steps, np.float32)
+  if schedule == 'cosine':
+    return (0.5 * (1 + np.cos(np.pi * np.arange(n_steps) / max(n_steps, 1)))).astype(np.float32)
+  raise ValueError(f'lr_schedule must be one of {SCHEDULES}, got {schedule!r}')
 
 
 @functools.partial(jax.jit, static_argnames='batch_size')
@@ -94,14 +119,16 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
                   augmentation: augment.Augmentation,
-                  sharding: NamedSharding | None = None) -> tuple[TrainState, jax.Array]:
+                  sharding: NamedSharding | None = None,
+                  lr_scale: jax.Array | float = 1.0) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
   order: int32[N + batch_size] from epoch_order; key: the epoch's key (the step's
   is folded in); images: uint8[N, H, W, C], the whole training array; labels:
   int32[N], the labels in use; n_train: the number of training examples (batch
   positions past it are padding, weighted 0); sharding: how to split the batch
-  over devices (sharding.batch_sharding), or None for one device.
+  over devices (sharding.batch_sharding), or None for one device; lr_scale:
+  the step's learning-rate multiplier (see lr_scales).
   """
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
   weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
@@ -111,15 +138,18 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
         (batch_images, batch_labels, weights), sharding)
   if not augmentation.is_identity:
     batch_images = augmentation(jax.random.fold_in(key, step), batch_images)
-  return train_step(state, batch_images, batch_labels, weights)
+  return train_step(state, batch_images, batch_labels, weights, lr_scale)
 
 
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, n_train: int, batch_size: int,
                 augmentation: augment.Augmentation = augment.Augmentation(),
-                sharding: NamedSharding | None = None) -> tuple[TrainState, jax.Array]:
+                sharding: NamedSharding | None = None,
+                lr_scales: np.ndarray | None = None) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples, as a PyTorch DataLoader with
   drop_last=False makes it (the last batch may be partial).
+
+  lr_scales: float32[steps of this epoch], the learning-rate multipliers; None: 1.
 
   Why a Python loop over a jitted step, not one `lax.scan` call: on XLA:CPU the
   same step runs about 4x slower inside a loop body (measured with jax 0.10.2:
@@ -134,8 +164,9 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
   n_steps = math.ceil(n_train / batch_size)
   loss_sum = jnp.float32(0)
   for step in range(n_steps):
+    lr_scale = np.float32(1) if lr_scales is None else lr_scales[step]
     state, loss = train_step_at(state, order, step, augment_key, images, labels, n_train,
-                                batch_size, augmentation, sharding)
+                                batch_size, augmentation, sharding, lr_scale)
     loss_sum += loss
   return state, loss_sum / max(n_steps, 1)
 
@@ -153,17 +184,23 @@ def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> in
 def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         train_mask: jax.Array, *, epochs: int, batch_size: int, min_steps: int = 0,
         augmentation: augment.Augmentation = augment.Augmentation(),
-        sharding: NamedSharding | None = None, progress: bool = True,
-        description: str = 'train') -> tuple[TrainState, list[float]]:
-  """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss."""
+        sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
+        progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
+  """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss.
+
+  lr_schedule: how the learning rate moves over this run's steps (lr_scales).
+  """
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, batch_size, epochs, min_steps)
+  steps_per_epoch = math.ceil(n_train / batch_size)
+  scales = lr_scales(lr_schedule, total * steps_per_epoch).reshape(total, steps_per_epoch)
   losses = []
   with tqdm.trange(total, desc=description, unit='epoch', disable=not progress,
                    leave=False, dynamic_ncols=True) as bar:
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
-                                train_mask, n_train, batch_size, augmentation, sharding)
+                                train_mask, n_train, batch_size, augmentation, sharding,
+                                scales[epoch])
       losses.append(float(loss))
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -77,3 +77,34 @@ def test_frozen_layers_keep_their_init(small_mnist):
   with pytest.raises(ValueError, match="cannot freeze \\['fc9'\\]"):
     train.create_train_state(jax.random.PRNGKey(0), models.CNN(), (28, 28, 1), OPTIMIZER,
                              frozen=('fc9',))
+
+
+def test_lr_scales():
+  np.testing.assert_array_equal(train.lr_scales('constant', 3), [1, 1, 1])
+  cosine = train.lr_scales('cosine', 4)
+  chex.assert_shape(cosine, (4,))
+  np.testing.assert_allclose(cosine, [1, 0.5 + 0.5 * np.cos(np.pi / 4), 0.5,
+                                      0.5 + 0.5 * np.cos(3 * np.pi / 4)], rtol=1e-6)
+  assert train.lr_scales('cosine', 0).shape == (0,)
+  with pytest.raises(ValueError, match='lr_schedule'):
+    train.lr_scales('step', 3)
+
+
+def test_lr_scale_scales_the_update_and_does_not_recompile():
+  model = models.CNN()
+  optimizer = train.make_optimizer(1e-3)
+  images = jnp.asarray(np.random.RandomState(0).randint(0, 255, (8, 28, 28, 1)), jnp.uint8)
+  labels = jnp.arange(8) % 10
+  weights = jnp.ones(8)
+  fresh = lambda: train.create_train_state(jax.random.PRNGKey(0), model, (28, 28, 1),
+                                           optimizer)
+  step = jax.jit(train.train_step)
+  initial = fresh().params['conv1']['kernel']
+  moved = {}
+  for scale in (1.0, 0.5, 0.0):
+    state, _ = step(fresh(), images, labels, weights, np.float32(scale))
+    moved[scale] = state.params['conv1']['kernel'] - initial
+  assert step._cache_size() == 1  # pylint: disable=protected-access
+  assert np.abs(moved[1.0]).max() > 0
+  np.testing.assert_allclose(moved[0.5], 0.5 * moved[1.0], rtol=1e-4, atol=1e-9)
+  np.testing.assert_array_equal(moved[0.0], 0)
