@@ -189,6 +189,7 @@ def main(argv):
   if FLAGS.predict:
     return predict_images()
 
+  import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from pl_jax import data, loop, report, review, select  # pylint: disable=g-import-not-at-top
   config = make_config()
@@ -215,7 +216,8 @@ def main(argv):
   test = len(dataset.test_labels) if dataset.has_test else 'none'
   print(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '
         f'({n_human} human-labeled) test {test} | threshold {config.threshold:g} | '
-        f'workdir {workdir}', flush=True)
+        f'{jax.device_count()} {jax.default_backend()} device(s) | workdir {workdir}',
+        flush=True)
   run_config = {**config.__dict__, 'frozen': list(config.frozen), 'recipe': FLAGS.recipe,
                 'dataset': FLAGS.dataset,
                 'data_dir': FLAGS.data_dir or data.default_data_dir(), 'workdir': workdir,

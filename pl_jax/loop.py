@@ -186,6 +186,9 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
       'recipe': recipe(dataset, config, initial),
       'dataset': dataset.name,
       'data_source': dataset.source,
+      # Where it ran: the batch is split over these (pl_jax/sharding.py).
+      'devices': {'platform': jax.default_backend(), 'count': jax.device_count(),
+                  'kind': jax.devices()[0].device_kind},
       'model': {'num_classes': dataset.num_classes,
                 'image_shape': list(dataset.train_images.shape[1:]),
                 'pixel_mean': list(dataset.pixel_mean), 'pixel_std': list(dataset.pixel_std),
