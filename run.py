@@ -68,6 +68,13 @@ flags.DEFINE_string('manual_labels', None, 'A filled review CSV: its labels join
                     'labels and the procedure restarts from them.')
 flags.DEFINE_bool('keep_pseudo_labels', False, 'With --manual_labels: keep the pseudo-labels '
                   'of the run the review sheet came from.')
+flags.DEFINE_bool('distributed', False, 'Join a multi-host run (jax.distributed): every '
+                  'process runs this same command; the platform\'s settings are used where '
+                  'it provides them (Cloud TPU pods, SLURM), else the three flags below.')
+flags.DEFINE_string('coordinator_address', None, 'With --distributed: host:port of process 0.')
+flags.DEFINE_integer('num_processes', None, 'With --distributed: how many processes.')
+flags.DEFINE_integer('process_id', None, 'With --distributed: this process, 0 to '
+                     'num_processes - 1.')
 flags.DEFINE_string('predict', None, 'Label these images (an .npz with images, a folder '
                     'or one image file) with the last model of --workdir, and exit.')
 
@@ -125,6 +132,11 @@ def flag_errors() -> list[str]:
       (not FLAGS.keep_pseudo_labels or FLAGS.manual_labels,
        '--keep_pseudo_labels needs --manual_labels'),
       (not FLAGS.predict or FLAGS.workdir, '--predict needs the --workdir of a run'),
+      (not FLAGS.distributed or FLAGS.workdir,
+       '--distributed needs --workdir (the same for every process)'),
+      (FLAGS.distributed or not (FLAGS.coordinator_address or FLAGS.num_processes is not None
+                                 or FLAGS.process_id is not None),
+       '--coordinator_address, --num_processes and --process_id need --distributed'),
   ]
   try:
     parse_image_size(FLAGS.image_size)
@@ -191,7 +203,16 @@ def main(argv):
 
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from pl_jax import data, loop, report, review, select  # pylint: disable=g-import-not-at-top
+  from pl_jax import data, loop, report, review, select, sharding  # pylint: disable=g-import-not-at-top
+  if FLAGS.distributed:
+    try:
+      sharding.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
+                                      FLAGS.process_id)
+    except (RuntimeError, ValueError) as e:
+      fail(f'could not join the multi-host run: {data.one_line(e)}')
+  # Every process computes the same; one prints and writes the files.
+  primary = sharding.is_primary()
+  say = print if primary else lambda *args, **kwargs: None
   config = make_config()
   dataset_name = FLAGS.dataset.replace(':', '-').replace('/', '_')
   workdir = FLAGS.workdir or os.path.join(
@@ -214,7 +235,7 @@ def main(argv):
     fail(str(e))
   n_human = int((np.asarray(initial.source) == select.HUMAN).sum())
   test = len(dataset.test_labels) if dataset.has_test else 'none'
-  print(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '
+  say(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '
         f'({n_human} human-labeled) test {test} | threshold {config.threshold:g} | '
         f'{jax.device_count()} {jax.default_backend()} device(s) | workdir {workdir}',
         flush=True)
@@ -227,7 +248,9 @@ def main(argv):
     os.makedirs(workdir, exist_ok=True)
     result = loop.self_train(dataset, config, workdir, initial=initial,
                              run_config=run_config, overwrite=FLAGS.overwrite,
-                             progress=FLAGS.progress)
+                             progress=FLAGS.progress and primary, log=say)
+    if not primary:
+      return
     run_report = report.write_run_report(workdir)
     if FLAGS.export_review:
       sheet, sheet_csv = review.export_review(workdir, dataset, FLAGS.export_review,

@@ -176,9 +176,13 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
                      pixel_std=dataset.pixel_std)
   optimizer = train.make_optimizer(config.learning_rate, config.frozen)
   init_key, shuffle_key = jax.random.split(jax.random.PRNGKey(config.seed))
-  new_model = lambda iteration: train.create_train_state(
+  # Data parallel over every device (one device: the same code, no-op); the
+  # model state is replicated, whole on every device of every host.
+  mesh = sharding.data_mesh()
+  on_mesh = lambda state: jax.device_put(state, sharding.replicated(mesh))
+  new_model = lambda iteration: on_mesh(train.create_train_state(
       jax.random.fold_in(init_key, iteration), model, dataset.train_images.shape[1:],
-      optimizer, config.frozen)
+      optimizer, config.frozen))
   true_labels = dataset.train_labels if dataset.is_benchmark else None
 
   record = {
@@ -202,14 +206,13 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     resumed = _resume(workdir, record, new_model(0), initial, overwrite, log)
     if resumed is not None:
       done, train_state, label_state, record = resumed
+      train_state = on_mesh(train_state)
       if record['stop_reason'] is not None:
         return Result(record, model, train_state.params, label_state)
       first = done + 1
   if not dataset.has_test and first == 1:
     log('warning: no test split, so no reality check: test metrics are absent')
 
-  # Data parallel over every local device (one device: the same code, no-op).
-  mesh = sharding.data_mesh()
   sharding.check_divisible(config.batch_size, mesh, 'batch_size')
   sharding.check_divisible(config.score_chunk_size, mesh, 'score_chunk_size')
   batches = sharding.batch_sharding(mesh)
@@ -263,9 +266,10 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     record['final_test_accuracy'] = row['test_accuracy']
     record['stop_reason'] = stop_reason(row, iteration, config.iterations)
     if workdir is not None:
-      checkpoint.save(workdir, iteration, train_state, label_state, record)
-      save(workdir, record, label_state, dataset,
-           {'confidence': confidence, 'predicted': predicted, 'margin': margin})
+      checkpoint.save(workdir, iteration, train_state, label_state, record)  # Every host.
+      if sharding.is_primary():
+        save(workdir, record, label_state, dataset,
+             {'confidence': confidence, 'predicted': predicted, 'margin': margin})
     log(format_iteration(row))
     if record['stop_reason'] is not None:
       break
@@ -311,12 +315,14 @@ def _resume(workdir, record, like_train_state, like_label_state, overwrite, log)
                       if theirs.get(k) != record['recipe'].get(k))
       raise WorkdirError(f'{workdir} holds another run (differs in: {", ".join(differ)}); '
                          'pass --overwrite to replace it, or choose another --workdir')
-    for name in RUN_FILES:
-      path = os.path.join(workdir, name)
-      if os.path.isdir(path):
-        shutil.rmtree(path)
-      elif os.path.exists(path):
-        os.remove(path)
+    if sharding.is_primary():
+      for name in RUN_FILES:
+        path = os.path.join(workdir, name)
+        if os.path.isdir(path):
+          shutil.rmtree(path)
+        elif os.path.exists(path):
+          os.remove(path)
+    sharding.barrier('overwrite')  # No process may read what is being removed.
     return None
   if checkpoint.latest_iteration(workdir) is None:
     return None

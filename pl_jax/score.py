@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding
 
+from pl_jax import sharding as sharding_lib
+
 
 @functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size', 'sharding'))
 def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
@@ -37,5 +39,7 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
   logits = jax.lax.map(chunk_logits, chunks)
   probabilities = jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
   top2 = jax.lax.top_k(probabilities, 2)[0]
-  return (top2[:, 0], jnp.argmax(probabilities, axis=-1).astype(jnp.int32),
-          top2[:, 0] - top2[:, 1])
+  scores = (top2[:, 0], jnp.argmax(probabilities, axis=-1).astype(jnp.int32),
+            top2[:, 0] - top2[:, 1])
+  # Whole on every device: selection and the host read them (many hosts too).
+  return scores if sharding is None else sharding_lib.replicate(scores, sharding.mesh)

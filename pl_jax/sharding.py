@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = 'data'
@@ -35,3 +36,46 @@ def check_divisible(size: int, mesh: Mesh, what: str) -> None:
   if size % mesh.size:
     raise ValueError(f'{what} {size} does not split over {mesh.size} devices; use a '
                      f'multiple of {mesh.size}')
+
+
+def replicate(tree, mesh: Mesh):
+  """Constrains (inside jit) every array of `tree` to be replicated, so that
+  each process can read it whole (jax.device_get), however many hosts."""
+  return jax.lax.with_sharding_constraint(tree, replicated(mesh))
+
+
+def initialize_distributed(coordinator_address: str | None = None,
+                           num_processes: int | None = None,
+                           process_id: int | None = None) -> None:
+  """Joins this process to a multi-host run (jax.distributed.initialize).
+
+  Without arguments the platform's own settings are used where it provides them
+  (Cloud TPU pods, SLURM, ...). Must run before anything touches the devices.
+  On CPU, cross-process collectives go through gloo.
+  """
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(coordinator_address, num_processes, process_id)
+
+
+def steps_must_not_overlap(sharding: NamedSharding | None) -> bool:
+  """Whether each step must finish before the next is dispatched.
+
+  On XLA:CPU with several devices, steps queued ahead (JAX's async dispatch)
+  can deadlock the in-process all-reduce: waiting participants of a later step
+  hold the worker threads that an earlier step's last participant needs (seen
+  with 4 forced devices on 2 cores: "Expected 4 threads to join the
+  rendezvous, but only 3 of them arrived"). Accelerators queue steps safely.
+  """
+  return (sharding is not None and sharding.mesh.size > 1
+          and jax.default_backend() == 'cpu')
+
+
+def barrier(name: str) -> None:
+  """Waits until every process gets here (nothing to wait for on one host)."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
+
+
+def is_primary() -> bool:
+  """Whether this process writes the run's files and prints its progress."""
+  return jax.process_index() == 0

@@ -19,6 +19,7 @@ from flax.training import train_state
 from jax.sharding import NamedSharding
 
 from pl_jax import augment
+from pl_jax import sharding as sharding_lib
 
 
 class TrainState(train_state.TrainState):
@@ -138,7 +139,10 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
         (batch_images, batch_labels, weights), sharding)
   if not augmentation.is_identity:
     batch_images = augmentation(jax.random.fold_in(key, step), batch_images)
-  return train_step(state, batch_images, batch_labels, weights, lr_scale)
+  state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale)
+  if sharding is not None:  # Whole on every device, so every host can read it.
+    state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
+  return state, loss
 
 
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
@@ -162,11 +166,14 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
   augment_key = jax.random.fold_in(key, 0xA06)
   order = epoch_order(key, train_mask, batch_size)
   n_steps = math.ceil(n_train / batch_size)
+  serialize = sharding_lib.steps_must_not_overlap(sharding)
   loss_sum = jnp.float32(0)
   for step in range(n_steps):
     lr_scale = np.float32(1) if lr_scales is None else lr_scales[step]
     state, loss = train_step_at(state, order, step, augment_key, images, labels, n_train,
                                 batch_size, augmentation, sharding, lr_scale)
+    if serialize:
+      loss.block_until_ready()
     loss_sum += loss
   return state, loss_sum / max(n_steps, 1)
 
