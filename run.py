@@ -55,6 +55,19 @@ flags.DEFINE_bool('revise', False, 'Re-label every non-human example each iterat
                   '(pseudo-labels may change or return to the pool).')
 flags.DEFINE_enum('lr_schedule', 'constant', ['constant', 'cosine'], 'Learning rate over '
                   'each iteration\'s training: constant (the seed) or cosine (annealed to 0).')
+flags.DEFINE_float('consistency_weight', 0.0, 'Weight of FixMatch\'s consistency term '
+                   'inside each training run (the prediction on a weak view is the target of '
+                   'a strong view when confident enough); 0: off.')
+flags.DEFINE_float('consistency_threshold', 0.95, 'Confidence a weak view needs to become '
+                   'a target of the consistency term.')
+flags.DEFINE_integer('unlabeled_ratio', 1, 'Images for the consistency term per labeled '
+                     'image in a step.')
+flags.DEFINE_integer('strong_max_shift', 0, 'Strong augmentation: shifts of up to this many '
+                     'pixels.')
+flags.DEFINE_float('strong_max_degrees', 0.0, 'Strong augmentation: rotations of up to this '
+                   'angle.')
+flags.DEFINE_float('strong_max_scale', 0.0, 'Strong augmentation: scaling by 1 +- this.')
+flags.DEFINE_integer('strong_cutout', 0, 'Strong augmentation: blank a square of this side.')
 flags.DEFINE_string('recipe', 'seed', 'Named settings (see pl_jax/recipes.py): seed, the '
                     'case study exactly; strong, work in progress. Explicit flags win.')
 flags.DEFINE_bool('progress', True, 'Show a progress bar while training.')
@@ -128,6 +141,19 @@ def flag_errors() -> list[str]:
       (FLAGS.seed >= 0, f'--seed must be >= 0, got {FLAGS.seed}'),
       (FLAGS.score_chunk_size >= 1,
        f'--score_chunk_size must be >= 1, got {FLAGS.score_chunk_size}'),
+      (FLAGS.consistency_weight >= 0,
+       f'--consistency_weight must be >= 0, got {FLAGS.consistency_weight}'),
+      (0 < FLAGS.consistency_threshold < 1,
+       f'--consistency_threshold must be in (0, 1), got {FLAGS.consistency_threshold}'),
+      (FLAGS.unlabeled_ratio >= 1,
+       f'--unlabeled_ratio must be >= 1, got {FLAGS.unlabeled_ratio}'),
+      (FLAGS.strong_max_shift >= 0,
+       f'--strong_max_shift must be >= 0, got {FLAGS.strong_max_shift}'),
+      (0 <= FLAGS.strong_max_degrees <= 180,
+       f'--strong_max_degrees must be in [0, 180], got {FLAGS.strong_max_degrees}'),
+      (0 <= FLAGS.strong_max_scale < 1,
+       f'--strong_max_scale must be in [0, 1), got {FLAGS.strong_max_scale}'),
+      (FLAGS.strong_cutout >= 0, f'--strong_cutout must be >= 0, got {FLAGS.strong_cutout}'),
       (FLAGS.export_review >= 0, f'--export_review must be >= 0, got {FLAGS.export_review}'),
       (not FLAGS.keep_pseudo_labels or FLAGS.manual_labels,
        '--keep_pseudo_labels needs --manual_labels'),

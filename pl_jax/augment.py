@@ -60,15 +60,36 @@ def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
   return jnp.clip(jnp.round(warped), 0, 255).astype(jnp.uint8)
 
 
+def random_cutout(key: jax.Array, images: jax.Array, size: int) -> jax.Array:
+  """Blanks (to 0) a size x size square of each image, centred anywhere in it,
+  so the square may be cut by the border (DeVries & Taylor 2017).
+
+  images: uint8[B, H, W, C] -> uint8[B, H, W, C].
+  """
+  if size == 0:
+    return images
+  batch, height, width, _ = images.shape
+  centres = jax.random.randint(key, (batch, 2), 0, jnp.array([height, width]))
+  top_left = centres - size // 2
+  rows = jnp.arange(height)[None, :, None]
+  cols = jnp.arange(width)[None, None, :]
+  inside = ((rows >= top_left[:, 0, None, None]) & (rows < top_left[:, 0, None, None] + size)
+            & (cols >= top_left[:, 1, None, None]) & (cols < top_left[:, 1, None, None] + size))
+  return jnp.where(inside[..., None], jnp.zeros((), images.dtype), images)
+
+
 def augment(key: jax.Array, images: jax.Array, max_shift: int = 0, max_degrees: float = 0.0,
-            max_scale: float = 0.0) -> jax.Array:
-  """The training augmentation: a random affine warp, then a random shift.
+            max_scale: float = 0.0, cutout: int = 0) -> jax.Array:
+  """The training augmentation: a random affine warp, a random shift, then a
+  random cutout.
 
   images: uint8[B, H, W, C] -> uint8[B, H, W, C]; the identity with all zeros.
   """
   affine_key, shift_key = jax.random.split(key)
   images = random_affine(affine_key, images, max_degrees, max_scale)
-  return random_shift(shift_key, images, max_shift)
+  images = random_shift(shift_key, images, max_shift)
+  # Its own key, folded in, so augmentations without cutout draw as before.
+  return random_cutout(jax.random.fold_in(key, 0xC07), images, cutout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +98,13 @@ class Augmentation:
   max_shift: int = 0
   max_degrees: float = 0.0
   max_scale: float = 0.0
+  cutout: int = 0
 
   def __call__(self, key: jax.Array, images: jax.Array) -> jax.Array:
-    return augment(key, images, self.max_shift, self.max_degrees, self.max_scale)
+    return augment(key, images, self.max_shift, self.max_degrees, self.max_scale,
+                   self.cutout)
 
   @property
   def is_identity(self) -> bool:
-    return self.max_shift == 0 and self.max_degrees == 0 and self.max_scale == 0
+    return (self.max_shift == 0 and self.max_degrees == 0 and self.max_scale == 0
+            and self.cutout == 0)

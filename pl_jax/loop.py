@@ -32,6 +32,7 @@ import numpy as np
 
 from pl_jax import (atomic, augment, checkpoint, data, metrics, models, score, select,
                     sharding, timing, train)
+from pl_jax import consistency as consistency_lib
 
 STOP_MAX_ITERATIONS = 'max_iterations'
 STOP_NO_NEW_LABELS = 'no_new_labels'
@@ -76,6 +77,16 @@ class Config:
   # Learning rate over each training run's steps: 'constant' (the seed's) or
   # 'cosine' (annealed towards 0 by the run's end; see train.lr_scales).
   lr_schedule: str = 'constant'
+  # FixMatch's consistency term inside each training run (consistency.py):
+  # its weight (0: off), the confidence a weak view needs, unlabeled images per
+  # labeled one, and the strong augmentation.
+  consistency_weight: float = 0.0
+  consistency_threshold: float = 0.95
+  unlabeled_ratio: int = 1
+  strong_max_shift: int = 0
+  strong_max_degrees: float = 0.0
+  strong_max_scale: float = 0.0
+  strong_cutout: int = 0
 
   def __post_init__(self):
     if self.selection not in SELECTIONS:
@@ -87,6 +98,13 @@ class Config:
   @property
   def augmentation(self) -> augment.Augmentation:
     return augment.Augmentation(self.max_shift, self.max_degrees, self.max_scale)
+
+  @property
+  def consistency(self) -> consistency_lib.Consistency:
+    return consistency_lib.Consistency(
+        self.consistency_weight, self.consistency_threshold, self.unlabeled_ratio,
+        augment.Augmentation(self.strong_max_shift, self.strong_max_degrees,
+                             self.strong_max_scale, self.strong_cutout))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +247,8 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
           label_state.labels, label_state.train_mask, epochs=config.epochs,
           batch_size=config.batch_size, min_steps=config.min_steps,
           augmentation=config.augmentation, sharding=batches,
-          lr_schedule=config.lr_schedule, progress=progress,
+          lr_schedule=config.lr_schedule, consistency=config.consistency,
+          progress=progress,
           description=f'iteration {iteration}')
       jax.block_until_ready(train_state.params)
     train_seconds = time.perf_counter() - start

@@ -19,6 +19,7 @@ from flax.training import train_state
 from jax.sharding import NamedSharding
 
 from pl_jax import augment
+from pl_jax import consistency as consistency_lib
 from pl_jax import sharding as sharding_lib
 
 
@@ -70,15 +71,31 @@ def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
 
 
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights: jax.Array,
-               lr_scale: jax.Array | float = 1.0) -> tuple[TrainState, jax.Array]:
+               lr_scale: jax.Array | float = 1.0,
+               unlabeled: tuple[jax.Array, jax.Array] | None = None,
+               consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
+               ) -> tuple[TrainState, jax.Array]:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B].
 
   lr_scale: float32[], multiplies the learning rate (Adam's update is linear in
-  it); a traced value, so a schedule never recompiles the step.
+  it); a traced value, so a schedule never recompiles the step. unlabeled:
+  (weak, strong) views uint8[U, H, W, C] of the same images, for the
+  consistency term (consistency.py), or None.
   """
+  apply = lambda params, x: state.apply_fn({'params': params}, x)
+  if unlabeled is not None:
+    weak, strong = unlabeled
+    weak_logits = apply(state.params, weak)  # The targets: no gradient.
+
   def loss_fn(params):
-    logits = state.apply_fn({'params': params}, images)
-    return weighted_cross_entropy(logits, labels, weights)
+    if unlabeled is None:
+      return weighted_cross_entropy(apply(params, images), labels, weights)
+    # One forward pass for both batches: [B + U, K].
+    logits = apply(params, jnp.concatenate([images, strong]))
+    supervised = weighted_cross_entropy(logits[:images.shape[0]], labels, weights)
+    unsupervised, _ = consistency_lib.consistency_loss(
+        weak_logits, logits[images.shape[0]:], consistency.threshold)
+    return supervised + consistency.weight * unsupervised
   loss, grads = jax.value_and_grad(loss_fn)(state.params)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
   updates = jax.tree.map(lambda update: lr_scale * update, updates)
@@ -115,13 +132,16 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
   return jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
 
 
-@functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding'),
+@functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
+                                              'consistency'),
                    donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
                   augmentation: augment.Augmentation,
                   sharding: NamedSharding | None = None,
-                  lr_scale: jax.Array | float = 1.0) -> tuple[TrainState, jax.Array]:
+                  lr_scale: jax.Array | float = 1.0,
+                  consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
+                  ) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
   order: int32[N + batch_size] from epoch_order; key: the epoch's key (the step's
@@ -129,7 +149,9 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   int32[N], the labels in use; n_train: the number of training examples (batch
   positions past it are padding, weighted 0); sharding: how to split the batch
   over devices (sharding.batch_sharding), or None for one device; lr_scale:
-  the step's learning-rate multiplier (see lr_scales).
+  the step's learning-rate multiplier (see lr_scales); consistency: the
+  consistency term, whose consistency.ratio * batch_size images are drawn
+  uniformly from the whole image array.
   """
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
   weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
@@ -139,7 +161,17 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
         (batch_images, batch_labels, weights), sharding)
   if not augmentation.is_identity:
     batch_images = augmentation(jax.random.fold_in(key, step), batch_images)
-  state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale)
+  unlabeled = None
+  if consistency.enabled:
+    index_key, weak_key, strong_key = jax.random.split(
+        jax.random.fold_in(jax.random.fold_in(key, step), 0xC0), 3)
+    picked = images[jax.random.randint(index_key, (consistency.ratio * batch_size,), 0,
+                                       images.shape[0])]
+    if sharding is not None:
+      picked = jax.lax.with_sharding_constraint(picked, sharding)
+    unlabeled = (augmentation(weak_key, picked), consistency.strong(strong_key, picked))
+  state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale, unlabeled,
+                           consistency)
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
@@ -149,7 +181,9 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
                 train_mask: jax.Array, n_train: int, batch_size: int,
                 augmentation: augment.Augmentation = augment.Augmentation(),
                 sharding: NamedSharding | None = None,
-                lr_scales: np.ndarray | None = None) -> tuple[TrainState, jax.Array]:
+                lr_scales: np.ndarray | None = None,
+                consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
+                ) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples, as a PyTorch DataLoader with
   drop_last=False makes it (the last batch may be partial).
 
@@ -171,7 +205,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
   for step in range(n_steps):
     lr_scale = np.float32(1) if lr_scales is None else lr_scales[step]
     state, loss = train_step_at(state, order, step, augment_key, images, labels, n_train,
-                                batch_size, augmentation, sharding, lr_scale)
+                                batch_size, augmentation, sharding, lr_scale, consistency)
     if serialize:
       loss.block_until_ready()
     loss_sum += loss
@@ -192,10 +226,12 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         train_mask: jax.Array, *, epochs: int, batch_size: int, min_steps: int = 0,
         augmentation: augment.Augmentation = augment.Augmentation(),
         sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
+        consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
         progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss.
 
-  lr_schedule: how the learning rate moves over this run's steps (lr_scales).
+  lr_schedule: how the learning rate moves over this run's steps (lr_scales);
+  consistency: the consistency term on images drawn from all of `images`.
   """
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, batch_size, epochs, min_steps)
@@ -207,7 +243,7 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
                                 train_mask, n_train, batch_size, augmentation, sharding,
-                                scales[epoch])
+                                scales[epoch], consistency)
       losses.append(float(loss))
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -47,3 +47,21 @@ def test_augmentation_is_a_function_of_the_key():
   np.testing.assert_array_equal(a, b)
   assert augment.Augmentation().is_identity and not aug.is_identity
   assert hash(aug) == hash(augment.Augmentation(2, 10.0, 0.1))  # Static under jit.
+
+
+def test_cutout_blanks_one_square_clipped_by_the_border():
+  images = jnp.full((64, 12, 12, 2), 255, jnp.uint8)
+  cut = np.asarray(augment.random_cutout(jax.random.PRNGKey(0), images, 4))
+  chex.assert_shape(cut, images.shape)
+  assert cut.dtype == np.uint8
+  blank = cut[..., 0] == 0
+  np.testing.assert_array_equal(blank, cut[..., 1] == 0)  # The same square in every channel.
+  counts = blank.sum(axis=(1, 2))
+  assert counts.max() == 16 and counts.min() >= 4  # At least a 2x2 corner of the square.
+  assert (counts < 16).any()  # Some squares are cut by the border.
+  for mask in blank:  # One solid rectangle per image.
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    assert mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all()
+    assert mask.sum() == len(rows) * len(cols)
+  np.testing.assert_array_equal(augment.random_cutout(jax.random.PRNGKey(0), images, 0), images)
+  assert not augment.Augmentation(cutout=4).is_identity

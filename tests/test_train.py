@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pl_jax import models, train
+from pl_jax import augment, consistency, models, train
 
 
 # One model and one optimizer per run, as in the loop: both are static parts of
@@ -108,3 +108,27 @@ def test_lr_scale_scales_the_update_and_does_not_recompile():
   assert np.abs(moved[1.0]).max() > 0
   np.testing.assert_allclose(moved[0.5], 0.5 * moved[1.0], rtol=1e-4, atol=1e-9)
   np.testing.assert_array_equal(moved[0.0], 0)
+
+
+def test_consistency_term_changes_the_step_and_compiles_once(small_mnist):
+  images = jnp.asarray(small_mnist.train_images[:256])
+  labels = jnp.asarray(small_mnist.train_labels[:256])
+  mask = jnp.arange(256) < 64
+  optimizer = train.make_optimizer(1e-3)
+  fresh = lambda: train.create_train_state(jax.random.PRNGKey(0), models.CNN(), (28, 28, 1),
+                                           optimizer)
+  # Threshold just above chance, so an untrained model's weak views give targets.
+  fixmatch = consistency.Consistency(weight=1.0, threshold=0.11, ratio=2,
+                                     strong=augment.Augmentation(max_degrees=30, cutout=8))
+  order = train.epoch_order(jax.random.PRNGKey(1), mask, 64)
+  key = jax.random.PRNGKey(2)
+  args = (order, 0, key, images, labels, 64, 64, augment.Augmentation(max_shift=2))
+  plain, plain_loss = train.train_step_at(fresh(), *args)
+  with_term, loss = train.train_step_at(fresh(), *args, consistency=fixmatch)
+  assert float(loss) > float(plain_loss)  # The supervised part is the same batch.
+  assert not np.allclose(plain.params['fc2']['kernel'], with_term.params['fc2']['kernel'])
+  size = train.train_step_at._cache_size()  # pylint: disable=protected-access
+  for step in range(1, 3):
+    with_term, _ = train.train_step_at(with_term, *((order, step) + args[2:]),
+                                       consistency=fixmatch)
+  assert train.train_step_at._cache_size() == size  # pylint: disable=protected-access
