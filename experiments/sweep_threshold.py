@@ -25,7 +25,7 @@ from pl_jax import report, sweep
 # The case study drew its thresholds uniformly from this range.
 RANDOM_RANGE = (0.5, 0.9999)
 # Set by the sweep itself for every run, so not accepted in --extra.
-SWEEP_FLAGS = ('--n_labeled', '--threshold', '--seed', '--workdir')
+SWEEP_FLAGS = ('--n_labeled', '--threshold', '--seed', '--workdir', '--recipe')
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('n_labeled', 1000, 'Number of human labels, the same for every run.')
@@ -34,7 +34,9 @@ flags.DEFINE_list('thresholds', ['0.5', '0.8', '0.9', '0.95', '0.99', '0.999', '
 flags.DEFINE_integer('random', 0, f'If > 0: this many thresholds drawn uniformly from '
                      f'[{RANDOM_RANGE[0]}, {RANDOM_RANGE[1]}] instead of the grid.')
 flags.DEFINE_integer('random_seed', 0, 'Seed of the --random draws.')
-flags.DEFINE_list('seeds', ['0'], 'Seeds per threshold.')
+flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds per threshold.')
+flags.DEFINE_string('recipe', 'seed', 'run.py recipe of every run (the case study\'s by '
+                    'default, whatever run.py\'s default becomes).')
 flags.DEFINE_list('extra', [], 'More run.py flags for every run, comma-separated '
                   '(e.g. --iterations=3,--epochs=2); a value cannot contain a comma.')
 flags.DEFINE_string('runs_dir', 'runs/sweep_threshold', 'Where the runs go.')
@@ -53,11 +55,11 @@ def random_thresholds(count: int, seed: int) -> list[float]:
 
 
 def planned_runs(n_labeled: int, thresholds: list[float], seeds: list[int],
-                 extra: list[str]) -> list[sweep.Run]:
+                 extra: list[str], recipe: str = 'seed') -> list[sweep.Run]:
   # Seed-major, so an interrupted sweep already covers every threshold.
   return [sweep.Run(f'n{n_labeled}-t{threshold}-s{seed}',
-                    (f'--n_labeled={n_labeled}', f'--threshold={threshold}',
-                     f'--seed={seed}', *extra))
+                    (f'--recipe={recipe}', f'--n_labeled={n_labeled}',
+                     f'--threshold={threshold}', f'--seed={seed}', *extra))
           for seed in seeds for threshold in thresholds]
 
 
@@ -82,7 +84,7 @@ def plan() -> list[sweep.Run]:
   errors = plan_errors(thresholds, FLAGS.extra)
   if errors:
     fail('; '.join(errors))
-  return planned_runs(FLAGS.n_labeled, thresholds, seeds, FLAGS.extra)
+  return planned_runs(FLAGS.n_labeled, thresholds, seeds, FLAGS.extra, FLAGS.recipe)
 
 
 def fail(message: str):

@@ -169,9 +169,9 @@ def thresholds(lines) -> list[float]:
 
 
 def test_sweep_threshold_random_plan_is_reproducible_and_in_range():
-  _, first = plan('--random=6', '--n_labeled=100')
-  _, again = plan('--random=6', '--n_labeled=100')
-  _, fewer = plan('--random=3', '--n_labeled=100')
+  _, first = plan('--random=6', '--n_labeled=100', '--seeds=0')
+  _, again = plan('--random=6', '--n_labeled=100', '--seeds=0')
+  _, fewer = plan('--random=3', '--n_labeled=100', '--seeds=0')
   assert first == again and len(first) == 6
   assert all(0.5 <= t <= 0.9999 for t in thresholds(first))
   assert len(set(thresholds(first))) == 6
@@ -185,13 +185,16 @@ def test_sweep_threshold_grid_seeds_shards_and_extra_flags():
                   '--shard=1/2')
   # Seed-major: 0.5/s0, 0.99/s0, 0.5/s1, 0.99/s1; shard 1/2 takes the 2nd and 4th.
   assert lines == [
-      ['n1000-t0.99-s0', '--n_labeled=1000', '--threshold=0.99', '--seed=0',
-       '--iterations=3'],
-      ['n1000-t0.99-s1', '--n_labeled=1000', '--threshold=0.99', '--seed=1',
-       '--iterations=3']]
+      ['n1000-t0.99-s0', '--recipe=seed', '--n_labeled=1000', '--threshold=0.99',
+       '--seed=0', '--iterations=3'],
+      ['n1000-t0.99-s1', '--recipe=seed', '--n_labeled=1000', '--threshold=0.99',
+       '--seed=1', '--iterations=3']]
+  _, default = plan('--thresholds=0.9')
+  assert [line[0] for line in default] == ['n1000-t0.9-s0', 'n1000-t0.9-s1', 'n1000-t0.9-s2']
 
 
 def test_sweep_threshold_bad_plan():
-  done, _ = plan('--thresholds=0.5,1.5', '--extra=--seed=3')
+  done, _ = plan('--thresholds=0.5,1.5', '--extra=--seed=3,--recipe=strong')
   assert done.returncode == 2 and done.stderr.count('\n') == 1
   assert 'got 1.5' in done.stderr and '--extra cannot set --seed' in done.stderr
+  assert '--extra cannot set --recipe' in done.stderr
