@@ -19,7 +19,7 @@ from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-pos
 
 # The case study's recipe: fresh model, Adam 1e-3, batch 64, 10 epochs, threshold
 # 0.99, 10 iterations, no augmentation, fc1 never trained (as its code does).
-SEED_RECIPE = ('--threshold=0.99', '--iterations=10', '--epochs=10', '--batch_size=64',
+SEED_RECIPE = ('--recipe=seed', '--threshold=0.99', '--iterations=10', '--epochs=10', '--batch_size=64',
                '--learning_rate=0.001', '--freeze=fc1', '--nowarm_start')
 ROWS = {
     # name: (n_labeled, extra flags, what it is)
