@@ -75,7 +75,7 @@ class Config:
   # or return to the pool), instead of keeping them for good.
   revise: bool = False
   # Learning rate over each training run's steps: 'constant' (the seed's) or
-  # 'cosine' (annealed towards 0 by the run's end; see train.lr_scales).
+  # 'cosine' (annealed towards 0 by the run's end; see train.lr_scale).
   lr_schedule: str = 'constant'
   # FixMatch's consistency term inside each training run (consistency.py):
   # its weight (0: off), the confidence a weak view needs, unlabeled images per

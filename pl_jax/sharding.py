@@ -57,19 +57,6 @@ def initialize_distributed(coordinator_address: str | None = None,
   jax.distributed.initialize(coordinator_address, num_processes, process_id)
 
 
-def steps_must_not_overlap(sharding: NamedSharding | None) -> bool:
-  """Whether each step must finish before the next is dispatched.
-
-  On XLA:CPU with several devices, steps queued ahead (JAX's async dispatch)
-  can deadlock the in-process all-reduce: waiting participants of a later step
-  hold the worker threads that an earlier step's last participant needs (seen
-  with 4 forced devices on 2 cores: "Expected 4 threads to join the
-  rendezvous, but only 3 of them arrived"). Accelerators queue steps safely.
-  """
-  return (sharding is not None and sharding.mesh.size > 1
-          and jax.default_backend() == 'cpu')
-
-
 def barrier(name: str) -> None:
   """Waits until every process gets here (nothing to wait for on one host)."""
   if jax.process_count() > 1:

@@ -52,3 +52,19 @@ def test_max_pool_2x2_equals_flax_max_pool_with_its_gradient(shape):
   np.testing.assert_array_equal(pooled, expected)
   grad = jax.random.normal(jax.random.PRNGKey(1), pooled.shape)
   np.testing.assert_array_equal(pool_vjp(grad)[0], expected_vjp(grad)[0])
+
+
+def test_conv_equals_flax_conv_with_its_gradients():
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 13, 12, 5))
+  ours, theirs = models.Conv(7), nn.Conv(7, (3, 3), padding='VALID')
+  params = theirs.init(jax.random.PRNGKey(1), x)
+  assert jax.tree.map(jnp.shape, ours.init(jax.random.PRNGKey(1), x)) == jax.tree.map(
+      jnp.shape, params)
+  params = jax.tree.map(lambda p: p + 0.1, params)  # A non-zero bias too.
+  out, our_vjp = jax.vjp(lambda p, x: ours.apply(p, x), params, x)
+  expected, their_vjp = jax.vjp(lambda p, x: theirs.apply(p, x), params, x)
+  chex.assert_shape(out, (4, 11, 10, 7))
+  np.testing.assert_array_equal(out, expected)
+  grad = jax.random.normal(jax.random.PRNGKey(2), out.shape)
+  for got, want in zip(jax.tree.leaves(our_vjp(grad)), jax.tree.leaves(their_vjp(grad))):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
