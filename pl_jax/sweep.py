@@ -72,15 +72,16 @@ def run_all(runs: list[Run], runs_dir: str, log=print) -> None:
     atomic.write_json(os.path.join(workdir, 'results.json'), results)
 
 
-def mean_std(values) -> str:
+def mean_std(values, unit: str = ' %') -> str:
   """'mean +- std' in percent of fractions (std over seeds, ddof=1); a single
-  value alone (a spread of one is no spread); '-' for none."""
+  value alone (a spread of one is no spread); '-' for none. unit: what follows
+  the numbers (' points' for differences of accuracies)."""
   values = [v for v in values if v is not None]
   if not values:
     return '-'
   if len(values) == 1:
-    return f'{100 * values[0]:.2f} %'
-  return f'{100 * np.mean(values):.2f} +- {100 * np.std(values, ddof=1):.2f} %'
+    return f'{100 * values[0]:.2f}{unit}'
+  return f'{100 * np.mean(values):.2f} +- {100 * np.std(values, ddof=1):.2f}{unit}'
 
 
 def machine() -> str:
