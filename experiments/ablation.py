@@ -1,0 +1,112 @@
+"""The ablation of the "beyond the seed" levers: from the case study's recipe,
+one lever added per row, several seeds a row, 100 stratified labels.
+
+  python experiments/ablation.py                       # every row, seeds 0, 1, 2
+  python experiments/ablation.py --rows=seed,augment --seeds=0
+  python experiments/ablation.py --shard=0/2           # half the runs (other: 1/2)
+  python experiments/ablation.py --summarize_only
+
+Every run is an ordinary run.py run in runs_dir/<row>-s<seed>; rerunning skips
+finished runs. The table (mean +- std over the finished seeds of the final test
+accuracy and of the share of correct training labels) replaces the `ablation`
+section of BENCHMARKS.md. Seed 100 was used for tuning: keep it out of --seeds.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+TUNING_SEED = 100
+COMMON = ('--n_labeled=100', '--stratified', '--threshold=0.99', '--iterations=8')
+# Each row is the previous one plus one lever: (name, flags added, what it adds).
+LEVERS = (
+    ('seed', ('--recipe=seed', '--min_steps=0'), "the case study's recipe exactly"),
+    ('steps', ('--epochs=1', '--min_steps=1500'), 'at least 1,500 steps per iteration'),
+    ('all_layers', ('--freeze=',), 'every layer trained (fc1 too)'),
+    ('augment', ('--max_shift=2', '--max_degrees=10', '--max_scale=0.1'),
+     'shifts, rotations, scaling in the step'),
+    ('balanced', ('--selection=balanced', '--curriculum_step=0.2'),
+     'class-balanced selection, share growing 20 % an iteration'),
+    ('revise', ('--revise',), 'pseudo-labels revised every iteration'),
+    ('warm_start', ('--warm_start',), 'one model trained on across iterations'),
+    ('cosine', ('--lr_schedule=cosine',), 'cosine learning rate in each iteration'),
+    ('consistency', ('--consistency_weight=1', '--unlabeled_ratio=2', '--strong_max_shift=4',
+                     '--strong_max_degrees=30', '--strong_max_scale=0.25',
+                     '--strong_cutout=12'), "FixMatch's consistency term in each iteration"),
+)
+
+
+def merged(flag_list) -> tuple[str, ...]:
+  """The flags with a later value of the same flag replacing an earlier one."""
+  by_name = {}
+  for flag in flag_list:
+    by_name[flag.split('=')[0]] = flag
+  return tuple(by_name.values())
+
+
+ROWS = {name: (merged(f for _, lever_flags, _ in LEVERS[:i + 1] for f in lever_flags), what)
+        for i, (name, _, what) in enumerate(LEVERS)}
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds per row (not the tuning seed 100).')
+flags.DEFINE_list('rows', list(ROWS), f'Rows to run, of {", ".join(ROWS)}.')
+flags.DEFINE_string('runs_dir', 'runs/ablation', 'Where the runs go.')
+flags.DEFINE_string('shard', '0/1', 'Run only every k-th run from the i-th: i/k.')
+flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into.')
+flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished runs.')
+
+
+def planned_runs() -> list[sweep.Run]:
+  # Seed-major, so an interrupted sweep already covers every row.
+  return [sweep.Run(f'{row}-s{seed}', (*COMMON, f'--seed={seed}', *ROWS[row][0]))
+          for seed in FLAGS.seeds for row in FLAGS.rows]
+
+
+def summary() -> str:
+  lines = [
+      '## Ablation: one lever at a time (experiments/ablation.py)', '',
+      f'    python experiments/ablation.py --seeds={",".join(FLAGS.seeds)}', '',
+      f'Machine: {sweep.machine()}. Table written {sweep.today()}. 100 stratified labels, '
+      'threshold 0.99, 8 iterations; each row adds one lever to the row above. MNIST test '
+      'accuracy after the last iteration and the share of correct training labels then '
+      '(an oracle diagnostic), mean +- std over the finished seeds; seed '
+      f'{TUNING_SEED} (tuning) is not among them.', '',
+      '| row | adds | seeds done | test accuracy (last) | best iteration | '
+      'train labels correct (last) | wall min |',
+      '|---|---|---:|---:|---:|---:|---:|',
+  ]
+  for row in FLAGS.rows:
+    done = [r for seed in FLAGS.seeds
+            if (r := sweep.load_results(os.path.join(FLAGS.runs_dir, f'{row}-s{seed}')))
+            and r.get('stop_reason')]
+    last = [r['iterations'][-1]['test_accuracy'] for r in done]
+    best = [max(it['test_accuracy'] for it in r['iterations']) for r in done]
+    labels = [r['iterations'][-1]['train_label_accuracy'] for r in done]
+    wall = [r['wall_seconds'] / 60 for r in done if 'wall_seconds' in r]
+    lines.append(
+        f'| {row} | {ROWS[row][1]} | {len(done)}/{len(FLAGS.seeds)} | {sweep.mean_std(last)} '
+        f'| {sweep.mean_std(best)} | {sweep.mean_std(labels)} | '
+        f'{f"{sum(wall) / len(wall):.1f}" if wall else "-"} |')
+  return '\n'.join(lines)
+
+
+def main(argv):
+  del argv
+  unknown = set(FLAGS.rows) - set(ROWS)
+  if unknown or str(TUNING_SEED) in FLAGS.seeds:
+    print(f'ablation.py: error: unknown rows {sorted(unknown)}' if unknown else
+          f'ablation.py: error: seed {TUNING_SEED} was used for tuning; report other seeds',
+          file=sys.stderr)
+    sys.exit(2)
+  if not FLAGS.summarize_only:
+    sweep.run_all(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir)
+  sweep.replace_section(FLAGS.benchmarks, 'ablation', summary())
+  print(summary())
+
+
+if __name__ == '__main__':
+  app.run(main)

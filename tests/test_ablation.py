@@ -1,0 +1,27 @@
+"""experiments/ablation.py: each row is the row above plus one lever."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+sys.path.insert(0, os.path.join(ROOT, 'experiments'))
+import ablation  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def test_rows_add_one_lever_each_and_later_values_win():
+  rows = list(ablation.ROWS.values())
+  assert rows[0][0] == ('--recipe=seed', '--min_steps=0')
+  for (before, _), (after, _), (_, lever, _) in zip(rows, rows[1:], ablation.LEVERS[1:]):
+    assert set(lever) <= set(after)
+    assert {f.split('=')[0] for f in after} == ({f.split('=')[0] for f in before}
+                                                | {f.split('=')[0] for f in lever})
+  assert ablation.ROWS['steps'][0].count('--min_steps=1500') == 1
+  assert '--min_steps=0' not in ablation.ROWS['steps'][0]
+
+
+def test_the_tuning_seed_is_refused():
+  done = subprocess.run([sys.executable, 'experiments/ablation.py', '--seeds=0,100',
+                         '--summarize_only', '--benchmarks=/dev/null'], cwd=ROOT,
+                        capture_output=True, text=True, timeout=120)
+  assert done.returncode == 2 and 'seed 100 was used for tuning' in done.stderr
