@@ -61,9 +61,7 @@ flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished
 
 
 def planned_runs() -> list[sweep.Run]:
-  # Seed-major, so an interrupted sweep already covers every row.
-  return [sweep.Run(f'{row}-s{seed}', (*COMMON, f'--seed={seed}', *ROWS[row][0]))
-          for seed in FLAGS.seeds for row in FLAGS.rows]
+  return sweep.grid(FLAGS.rows, FLAGS.seeds, lambda row: (*COMMON, *ROWS[row][0]))
 
 
 def summary() -> str:
@@ -80,17 +78,13 @@ def summary() -> str:
       '|---|---|---:|---:|---:|---:|---:|',
   ]
   for row in FLAGS.rows:
-    done = [r for seed in FLAGS.seeds
-            if (r := sweep.load_results(os.path.join(FLAGS.runs_dir, f'{row}-s{seed}')))
-            and r.get('stop_reason')]
+    done = sweep.finished_results(FLAGS.runs_dir, row, FLAGS.seeds)
     last = [r['iterations'][-1]['test_accuracy'] for r in done]
     best = [max(it['test_accuracy'] for it in r['iterations']) for r in done]
     labels = [r['iterations'][-1]['train_label_accuracy'] for r in done]
-    wall = [r['wall_seconds'] / 60 for r in done if 'wall_seconds' in r]
     lines.append(
         f'| {row} | {ROWS[row][1]} | {len(done)}/{len(FLAGS.seeds)} | {sweep.mean_std(last)} '
-        f'| {sweep.mean_std(best)} | {sweep.mean_std(labels)} | '
-        f'{f"{sum(wall) / len(wall):.1f}" if wall else "-"} |')
+        f'| {sweep.mean_std(best)} | {sweep.mean_std(labels)} | {sweep.mean_minutes(done)} |')
   return '\n'.join(lines)
 
 

@@ -40,10 +40,8 @@ flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished
 
 
 def planned_runs() -> list[sweep.Run]:
-  # Seed-major, so an interrupted sweep already covers every row.
-  return [sweep.Run(f'{row}-s{seed}', (f'--n_labeled={ROWS[row][0]}', f'--seed={seed}',
-                                       *SEED_RECIPE, *ROWS[row][1]))
-          for seed in FLAGS.seeds for row in FLAGS.rows]
+  return sweep.grid(FLAGS.rows, FLAGS.seeds,
+                    lambda row: (f'--n_labeled={ROWS[row][0]}', *SEED_RECIPE, *ROWS[row][1]))
 
 
 def summary() -> str:
@@ -59,20 +57,17 @@ def summary() -> str:
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for row in FLAGS.rows:
-    done = [r for seed in FLAGS.seeds
-            if (r := sweep.load_results(os.path.join(FLAGS.runs_dir, f'{row}-s{seed}')))
-            and r.get('stop_reason')]
+    done = sweep.finished_results(FLAGS.runs_dir, row, FLAGS.seeds)
     first = [r['iterations'][0]['test_accuracy'] for r in done]
     last = [r['iterations'][-1]['test_accuracy'] for r in done]
     labels = [r['iterations'][-1]['train_label_accuracy'] for r in done]
     n_iterations = sorted({len(r['iterations']) for r in done})
-    wall = [r['wall_seconds'] / 60 for r in done if 'wall_seconds' in r]
     gain = sweep.mean_std([b - a for a, b in zip(first, last)], ' points')
     lines.append(
         f'| {row} ({ROWS[row][2]}) | {ROWS[row][0]} | {len(done)}/{len(FLAGS.seeds)} | '
         f'{"/".join(map(str, n_iterations)) or "-"} | {sweep.mean_std(first)} | '
         f'{sweep.mean_std(last)} | {gain} | '
-        f'{sweep.mean_std(labels)} | {f"{sum(wall) / len(wall):.1f}" if wall else "-"} |')
+        f'{sweep.mean_std(labels)} | {sweep.mean_minutes(done)} |')
   return '\n'.join(lines)
 
 

@@ -44,6 +44,25 @@ def is_finished(workdir: str) -> bool:
   return results is not None and results.get('stop_reason') is not None
 
 
+def grid(rows, seeds, flags_of) -> list[Run]:
+  """A run named <row>-s<seed> for every row and seed, with flags_of(row) and
+  --seed. Seed-major, so an interrupted sweep already covers every row."""
+  return [Run(f'{row}-s{seed}', (*flags_of(row), f'--seed={seed}'))
+          for seed in seeds for row in rows]
+
+
+def finished_results(runs_dir: str, row: str, seeds) -> list[dict]:
+  """results.json of the finished runs <row>-s<seed> of a grid."""
+  results = [load_results(os.path.join(runs_dir, f'{row}-s{seed}')) for seed in seeds]
+  return [r for r in results if r is not None and r.get('stop_reason') is not None]
+
+
+def mean_minutes(results: list[dict]) -> str:
+  """Mean wall time of the runs in minutes, as sweeps record it; '-' if unknown."""
+  wall = [r['wall_seconds'] / 60 for r in results if 'wall_seconds' in r]
+  return f'{sum(wall) / len(wall):.1f}' if wall else '-'
+
+
 def shard(runs: list[Run], spec: str) -> list[Run]:
   """spec 'i/k': every k-th run starting at the i-th (0 <= i < k)."""
   index, count = (int(part) for part in spec.split('/'))
