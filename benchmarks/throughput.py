@@ -19,7 +19,7 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax.numpy as jnp  # pylint: disable=wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
 
-from pl_jax import augment, models, score, sharding, sweep, train  # pylint: disable=wrong-import-position
+from pl_jax import atomic, augment, models, score, sharding, sweep, train  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('batch_size', 64, 'Training batch size (the seed\'s).')
@@ -27,6 +27,8 @@ flags.DEFINE_integer('steps', 200, 'Timed training steps (after warm-up).')
 flags.DEFINE_integer('score_images', 20000, 'Images scored per timed pass.')
 flags.DEFINE_integer('score_chunk_size', 1024, 'Scoring chunk size.')
 flags.DEFINE_integer('repeats', 3, 'Timed repetitions; the best is reported.')
+flags.DEFINE_bool('pytorch', True, 'Measure the PyTorch baseline too (if installed).')
+flags.DEFINE_string('json_out', None, 'Also write the numbers to this JSON file.')
 
 
 def best_of(repeats, run):
@@ -151,7 +153,7 @@ def main(argv):
   labels = rng.integers(0, 10, n).astype(np.int32)
   train_rate, step_loop_rate, score_rate, train_flops, score_flops = jax_throughput(
       images, labels)
-  baseline = torch_throughput(images, labels)
+  baseline = torch_throughput(images, labels) if FLAGS.pytorch else None
   device = jax.devices()[0]
   peak = matmul_peak_flops()
   print(f'machine: {sweep.machine()}; JAX {jax.__version__} on {len(jax.devices())} '
@@ -172,6 +174,12 @@ def main(argv):
   if baseline:
     print(f'\nPyTorch {baseline[2]}, {baseline[3]} threads.')
   print(f'Peak: {peak / 1e9:.0f} GFLOP/s, a 2048 x 2048 float32 matrix product as measured.')
+  if FLAGS.json_out:
+    atomic.write_json(FLAGS.json_out, {
+        'devices': len(jax.devices()), 'train_images_per_s': train_rate,
+        'train_images_per_s_step_loop': step_loop_rate, 'score_images_per_s': score_rate,
+        'pytorch_train_images_per_s': baseline and baseline[0],
+        'pytorch_score_images_per_s': baseline and baseline[1], 'peak_flops': peak})
 
 if __name__ == '__main__':
   app.run(main)
