@@ -5,10 +5,10 @@ host devices, XLA_FLAGS=--xla_force_host_platform_device_count=N).
 
 Each count runs benchmarks/throughput.py in its own process (the device count is
 fixed when JAX starts), with the same global batch of 64. Forced CPU devices
-share the same cores, so on a CPU this measures the cost of the data-parallel
-machinery (sharded batches, all-reduced gradients), not a speed-up; on a host
-with N accelerators run it with --nforce. The table replaces the `scaling`
-section of BENCHMARKS.md.
+share the same cores, so this measures what the data-parallel machinery
+(sharded batches, all-reduced gradients) costs or gains there, not the speed-up
+of real chips (on a host with accelerators, throughput.py uses all of them).
+The table replaces the `scaling` section of BENCHMARKS.md.
 """
 
 import json
@@ -24,18 +24,14 @@ from pl_jax import sweep  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('devices', ['1', '2', '4', '8'], 'Device counts to measure.')
-flags.DEFINE_bool('force', True, 'Force CPU host devices (off: use the real devices, '
-                  'as many as there are, for the largest count only).')
 flags.DEFINE_integer('steps', 200, 'Timed training steps per count.')
 flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into '
                     '(empty: print only).')
 
 
 def measure(count: int) -> dict:
-  env = dict(os.environ)
-  if FLAGS.force:
-    env.update(JAX_PLATFORMS='cpu',
-               XLA_FLAGS=f'--xla_force_host_platform_device_count={count}')
+  env = {**os.environ, 'JAX_PLATFORMS': 'cpu',
+         'XLA_FLAGS': f'--xla_force_host_platform_device_count={count}'}
   with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, 'throughput.json')
     subprocess.run([sys.executable, os.path.join(sweep.ROOT, 'benchmarks', 'throughput.py'),
@@ -52,9 +48,9 @@ def main(argv):
   lines = ['## Scaling over devices (benchmarks/scaling.py)', '',
            f'    python benchmarks/scaling.py --devices={",".join(FLAGS.devices)}', '',
            f'Machine: {sweep.machine()}. Measured {sweep.today()}. Global batch 64, split over '
-           'the devices; scoring chunks of 1,024 likewise. '
-           + ('Forced CPU host devices sharing the same cores: the columns show what the '
-              'data-parallel machinery costs there, not a speed-up.' if FLAGS.force else ''),
+           'the devices; scoring chunks of 1,024 likewise. Forced CPU host devices sharing '
+           'the same cores: the columns show what the data-parallel machinery costs or '
+           'gains there, not the speed-up of real chips.',
            '', '| devices | train images/s | vs 1 device | score images/s | vs 1 device |',
            '|---:|---:|---:|---:|---:|']
   for row in rows:
