@@ -62,7 +62,9 @@ def jax_throughput(images, labels):
   def run_step_loop():  # For comparison: Python dispatches every step.
     nonlocal state
     for step in range(FLAGS.steps):
-      state, _ = train.train_step_at(state, *step_args(step))
+      state, loss = train.train_step_at(state, *step_args(step))
+      if mesh.size > 1:  # Queued multi-device steps deadlock XLA:CPU (README, Devices).
+        loss.block_until_ready()
     jax.block_until_ready(state.params)
 
   mask = jax.device_put(np.arange(n) < FLAGS.steps * FLAGS.batch_size,
