@@ -28,6 +28,12 @@ def run(*args, env=None):
     (['--image_size=big'], "--image_size must be HxW"),
     (['--keep_pseudo_labels'], '--keep_pseudo_labels needs --manual_labels'),
     (['--export_review=-1'], '--export_review must be >= 0'),
+    (['--consistency_threshold=1.5'], '--consistency_threshold must be in (0, 1), got 1.5'),
+    (['--unlabeled_ratio=0'], '--unlabeled_ratio must be >= 1'),
+    (['--strong_cutout=-2'], '--strong_cutout must be >= 0'),
+    (['--lr_schedule=step'], "flag --lr_schedule=step: value should be one of"),
+    (['--process_id=1'], '--coordinator_address, --num_processes and --process_id need '
+                         '--distributed'),
     (['--threshold=high'], 'could not convert'),
     (['--no_such_flag=1'], "Unknown command line flag 'no_such_flag'"),
 ])
