@@ -39,7 +39,7 @@ def test_notebook_installs_the_tpu_runtime_and_never_holds_the_tpu_itself():
   assert not any(line.startswith(('import jax', 'from jax')) for line in lines)
 
 
-def test_notebook_run_and_report_on_8_devices(mnist, tmp_path):
+def test_notebook_run_and_report_on_8_devices(mnist, tmp_path, monkeypatch):
   del mnist  # Cached before the subprocess needs it.
   cells = load_cells()
   lines = code_lines(cells)
@@ -68,16 +68,9 @@ def test_notebook_run_and_report_on_8_devices(mnist, tmp_path):
   ipython.display = display_module
   (report_cell,) = [c for c in cells if c['cell_type'] == 'code'
                     and any('report.md' in line for line in c['source'])]
-  saved = {name: sys.modules.get(name) for name in ('IPython', 'IPython.display')}
-  sys.modules.update({'IPython': ipython, 'IPython.display': display_module})
-  try:
-    exec(''.join(report_cell['source']), {'WORKDIR': workdir})  # pylint: disable=exec-used
-  finally:
-    for name, module in saved.items():
-      if module is None:
-        sys.modules.pop(name)
-      else:
-        sys.modules[name] = module
+  monkeypatch.setitem(sys.modules, 'IPython', ipython)
+  monkeypatch.setitem(sys.modules, 'IPython.display', display_module)
+  exec(''.join(report_cell['source']), {'WORKDIR': workdir})  # pylint: disable=exec-used
   images = [value for kind, value in shown if kind == 'image']
   assert len(images) >= 5 and all(os.path.isfile(path) for path in images)
   assert any('test accuracy' in value.lower() for kind, value in shown if kind == 'markdown')
