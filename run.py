@@ -88,6 +88,9 @@ flags.DEFINE_string('coordinator_address', None, 'With --distributed: host:port 
 flags.DEFINE_integer('num_processes', None, 'With --distributed: how many processes.')
 flags.DEFINE_integer('process_id', None, 'With --distributed: this process, 0 to '
                      'num_processes - 1.')
+flags.DEFINE_integer('cpu_devices', 0, 'On a CPU: split the host into this many JAX devices '
+                     '(data parallel, like chips). 0: one per core while each gets at least '
+                     '32 images of a batch, unless XLA_FLAGS forces a count.')
 flags.DEFINE_string('predict', None, 'Label these images (an .npz with images, a folder '
                     'or one image file) with the last model of --workdir, and exit.')
 
@@ -154,6 +157,11 @@ def flag_errors() -> list[str]:
       (0 <= FLAGS.strong_max_scale < 1,
        f'--strong_max_scale must be in [0, 1), got {FLAGS.strong_max_scale}'),
       (FLAGS.strong_cutout >= 0, f'--strong_cutout must be >= 0, got {FLAGS.strong_cutout}'),
+      (FLAGS.cpu_devices >= 0, f'--cpu_devices must be >= 0, got {FLAGS.cpu_devices}'),
+      (FLAGS.cpu_devices <= 0 or (FLAGS.batch_size % FLAGS.cpu_devices == 0
+                                  and FLAGS.score_chunk_size % FLAGS.cpu_devices == 0),
+       f'--batch_size and --score_chunk_size must split over --cpu_devices='
+       f'{FLAGS.cpu_devices}'),
       (FLAGS.export_review >= 0, f'--export_review must be >= 0, got {FLAGS.export_review}'),
       (not FLAGS.keep_pseudo_labels or FLAGS.manual_labels,
        '--keep_pseudo_labels needs --manual_labels'),
@@ -230,6 +238,8 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from pl_jax import data, loop, report, review, select, sharding  # pylint: disable=g-import-not-at-top
+  config = make_config()
+  sharding.split_cpu_host(config.batch_size, config.score_chunk_size, FLAGS.cpu_devices)
   if FLAGS.distributed:
     try:
       sharding.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
@@ -239,7 +249,6 @@ def main(argv):
   # Every process computes the same; one prints and writes the files.
   primary = sharding.is_primary()
   say = print if primary else lambda *args, **kwargs: None
-  config = make_config()
   dataset_name = FLAGS.dataset.replace(':', '-').replace('/', '_')
   workdir = FLAGS.workdir or os.path.join(
       'runs', f'{loop.run_name(dataset_name, config)}-'

@@ -29,6 +29,8 @@ flags.DEFINE_integer('score_chunk_size', 1024, 'Scoring chunk size.')
 flags.DEFINE_integer('repeats', 3, 'Timed repetitions; the best is reported.')
 flags.DEFINE_bool('pytorch', True, 'Measure the PyTorch baseline too (if installed).')
 flags.DEFINE_string('json_out', None, 'Also write the numbers to this JSON file.')
+flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: JAX devices a CPU host is split '
+                     'into; 0: run.py\'s default for this host (XLA_FLAGS wins).')
 
 
 def best_of(repeats, run):
@@ -148,6 +150,7 @@ def matmul_peak_flops(size: int = 2048) -> float:
 
 def main(argv):
   del argv
+  sharding.split_cpu_host(FLAGS.batch_size, FLAGS.score_chunk_size, FLAGS.cpu_devices)
   rng = np.random.default_rng(0)
   # Throughput does not depend on pixel values; random digits-sized data will do.
   n = max(8192, FLAGS.steps * FLAGS.batch_size)

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from pl_jax import sharding
+
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 
@@ -28,6 +30,9 @@ def run(*args, env=None):
     (['--image_size=big'], "--image_size must be HxW"),
     (['--keep_pseudo_labels'], '--keep_pseudo_labels needs --manual_labels'),
     (['--export_review=-1'], '--export_review must be >= 0'),
+    (['--cpu_devices=-1'], '--cpu_devices must be >= 0, got -1'),
+    (['--cpu_devices=3'], '--batch_size and --score_chunk_size must split over '
+                          '--cpu_devices=3'),
     (['--consistency_threshold=1.5'], '--consistency_threshold must be in (0, 1), got 1.5'),
     (['--unlabeled_ratio=0'], '--unlabeled_ratio must be >= 1'),
     (['--strong_cutout=-2'], '--strong_cutout must be >= 0'),
@@ -65,6 +70,10 @@ def test_tiny_real_run(tmp_path, mnist):
   assert done.returncode == 0, done.stderr
   assert 'final test accuracy' in done.stdout
   results = json.loads((tmp_path / 'results.json').read_text())
+  # On a CPU, run.py splits the host into its default number of devices.
+  if results['devices']['platform'] == 'cpu' and 'XLA_FLAGS' not in os.environ:
+    assert results['devices']['count'] == sharding.cpu_device_count(
+        len(os.sched_getaffinity(0)), batch_size=64, score_chunk_size=1024)
   assert results['config']['threshold'] == 0.5 and results['config']['dataset'] == 'mnist'
   [row] = results['iterations']
   assert row['n_train'] == 100 and row['pool_size'] == 59900
