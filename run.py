@@ -34,6 +34,8 @@ flags.DEFINE_integer('epochs', 10, 'Epochs over the current training set per ite
 flags.DEFINE_integer('min_steps', 160, 'At least this many optimizer steps per iteration '
                      '(more epochs when the training set is small).')
 flags.DEFINE_integer('batch_size', 64, 'Training batch size.')
+flags.DEFINE_integer('width', 1, 'Multiplies the CNN\'s layer sizes (1: the case study\'s '
+                     '32-64-128 model; training cost grows about as width squared).')
 flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate.')
 flags.DEFINE_list('freeze', ['fc1'], 'Layers kept at their random init. The seed\'s '
                   'reference code never trains fc1 (it replaces the layer after building '
@@ -140,6 +142,7 @@ def flag_errors() -> list[str]:
       (FLAGS.epochs >= 1, f'--epochs must be >= 1, got {FLAGS.epochs}'),
       (FLAGS.min_steps >= 0, f'--min_steps must be >= 0, got {FLAGS.min_steps}'),
       (FLAGS.batch_size >= 1, f'--batch_size must be >= 1, got {FLAGS.batch_size}'),
+      (FLAGS.width >= 1, f'--width must be >= 1, got {FLAGS.width}'),
       (FLAGS.learning_rate > 0, f'--learning_rate must be > 0, got {FLAGS.learning_rate}'),
       (FLAGS.seed >= 0, f'--seed must be >= 0, got {FLAGS.seed}'),
       (FLAGS.score_chunk_size >= 1,

@@ -54,6 +54,8 @@ class Config:
   # 10 epochs over the seed's 1,000 labels take, so that case is unchanged.
   min_steps: int = 160
   batch_size: int = 64
+  # Multiplies the CNN's layer sizes (models.CNN); 1: the reference model.
+  width: int = 1
   learning_rate: float = 1e-3
   # Layers that keep their random init; the seed's reference never trains fc1
   # (see train.make_optimizer).
@@ -190,8 +192,8 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
   """
   if initial is None:
     initial = initial_label_state(dataset, config)
-  model = models.CNN(num_classes=dataset.num_classes, pixel_mean=dataset.pixel_mean,
-                     pixel_std=dataset.pixel_std)
+  model = models.CNN(num_classes=dataset.num_classes, width=config.width,
+                     pixel_mean=dataset.pixel_mean, pixel_std=dataset.pixel_std)
   optimizer = train.make_optimizer(config.learning_rate, config.frozen)
   init_key, shuffle_key = jax.random.split(jax.random.PRNGKey(config.seed))
   # Data parallel over every device (one device: the same code, no-op); the
@@ -211,7 +213,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
       # Where it ran: the batch is split over these (pl_jax/sharding.py).
       'devices': {'platform': jax.default_backend(), 'count': jax.device_count(),
                   'kind': jax.devices()[0].device_kind},
-      'model': {'num_classes': dataset.num_classes,
+      'model': {'num_classes': dataset.num_classes, 'width': config.width,
                 'image_shape': list(dataset.train_images.shape[1:]),
                 'pixel_mean': list(dataset.pixel_mean), 'pixel_std': list(dataset.pixel_std),
                 'class_names': list(dataset.class_names or [])},

@@ -67,7 +67,8 @@ def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
   except (OSError, ValueError, KeyError, FileNotFoundError) as e:
     raise PredictError(f'{workdir}: no saved model ({type(e).__name__}); run '
                        'run.py with this --workdir first') from None
-  model = models.CNN(num_classes=spec['num_classes'], pixel_mean=tuple(spec['pixel_mean']),
+  model = models.CNN(num_classes=spec['num_classes'], width=spec.get('width', 1),
+                     pixel_mean=tuple(spec['pixel_mean']),
                      pixel_std=tuple(spec['pixel_std']))
   confidence, predicted, _ = jax.device_get(score.score(
       model.apply, params, jax.device_put(images), min(chunk_size, len(images))))

@@ -24,6 +24,7 @@ def run(*args, env=None):
     (['--n_labeled=60001'], '--n_labeled must be in [1, 60000]'),
     (['--iterations=0'], '--iterations must be >= 1'),
     (['--batch_size=0'], '--batch_size must be >= 1'),
+    (['--width=0'], '--width must be >= 1, got 0'),
     (['--freeze=fc7'], '--freeze takes layers of conv1, conv2, fc1, fc2, got fc7'),
     (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, npz:PATH or "
                             "folder:PATH, got 'cifar10'"),
