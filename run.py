@@ -91,8 +91,9 @@ flags.DEFINE_integer('num_processes', None, 'With --distributed: how many proces
 flags.DEFINE_integer('process_id', None, 'With --distributed: this process, 0 to '
                      'num_processes - 1.')
 flags.DEFINE_integer('cpu_devices', 0, 'On a CPU: split the host into this many JAX devices '
-                     '(data parallel, like chips). 0: one per core while each gets at least '
-                     '32 images of a batch, unless XLA_FLAGS forces a count.')
+                     '(data parallel, like chips; faster on small CPUs, but not bit-reproducible '
+                     'run to run, see README). 0: JAX\'s own choice, one device unless XLA_FLAGS '
+                     'forces a count.')
 flags.DEFINE_string('predict', None, 'Label these images (an .npz with images, a folder '
                     'or one image file) with the last model of --workdir, and exit.')
 
@@ -242,7 +243,7 @@ def main(argv):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from pl_jax import data, loop, report, review, select, sharding  # pylint: disable=g-import-not-at-top
   config = make_config()
-  sharding.split_cpu_host(config.batch_size, config.score_chunk_size, FLAGS.cpu_devices)
+  sharding.split_cpu_host(FLAGS.cpu_devices)
   if FLAGS.distributed:
     try:
       sharding.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,

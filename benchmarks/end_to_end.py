@@ -27,8 +27,8 @@ flags.DEFINE_integer('iterations', 10, 'Iterations (the case study: 10).')
 flags.DEFINE_integer('seed', 0, 'Seed.')
 flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into '
                     '(empty: print only).')
-flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: JAX devices a CPU host is split '
-                     'into; 0: run.py\'s default for this host (XLA_FLAGS wins).')
+flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: split a CPU host into this many '
+                     'JAX devices; 0: JAX\'s own choice.')
 
 
 def split(load_seconds: float, loop_seconds: float, compile_seconds: float,
@@ -70,7 +70,7 @@ def main(argv):
   # The case study's recipe exactly (loop.Config's defaults, no step floor).
   config = loop.Config(n_labeled=FLAGS.n_labeled, threshold=0.99,
                        iterations=FLAGS.iterations, min_steps=0, seed=FLAGS.seed)
-  sharding.split_cpu_host(config.batch_size, config.score_chunk_size, FLAGS.cpu_devices)
+  sharding.split_cpu_host(FLAGS.cpu_devices)
   start = time.perf_counter()
   dataset = data.load_dataset('mnist')
   load_seconds = time.perf_counter() - start

@@ -29,8 +29,8 @@ flags.DEFINE_integer('score_chunk_size', 1024, 'Scoring chunk size.')
 flags.DEFINE_integer('repeats', 3, 'Timed repetitions; the best is reported.')
 flags.DEFINE_bool('pytorch', True, 'Measure the PyTorch baseline too (if installed).')
 flags.DEFINE_string('json_out', None, 'Also write the numbers to this JSON file.')
-flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: JAX devices a CPU host is split '
-                     'into; 0: run.py\'s default for this host (XLA_FLAGS wins).')
+flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: split a CPU host into this many '
+                     'JAX devices; 0: JAX\'s own choice.')
 
 
 def best_of(repeats, run):
@@ -59,7 +59,9 @@ def jax_throughput(images, labels):
   step_args = lambda step: (order, step % (n // FLAGS.batch_size), key, images, labels, n,
                             FLAGS.batch_size, augment.Augmentation(), batches)
   compiled = train.train_step_at.lower(state, *step_args(0)).compile()
-  train_flops = compiled.cost_analysis().get('flops', float('nan')) / FLAGS.batch_size
+  # The cost of one device's share of the partitioned step; the batch's is mesh.size times.
+  train_flops = (compiled.cost_analysis().get('flops', float('nan')) * mesh.size
+                 / FLAGS.batch_size)
 
   def run_step_loop():  # For comparison: Python dispatches every step.
     nonlocal state
@@ -150,7 +152,7 @@ def matmul_peak_flops(size: int = 2048) -> float:
 
 def main(argv):
   del argv
-  sharding.split_cpu_host(FLAGS.batch_size, FLAGS.score_chunk_size, FLAGS.cpu_devices)
+  sharding.split_cpu_host(FLAGS.cpu_devices)
   rng = np.random.default_rng(0)
   # Throughput does not depend on pixel values; random digits-sized data will do.
   n = max(8192, FLAGS.steps * FLAGS.batch_size)

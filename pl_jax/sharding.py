@@ -8,8 +8,6 @@ batch size is global and must divide evenly over the devices.
 
 from __future__ import annotations
 
-import os
-
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
@@ -18,40 +16,20 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 AXIS = 'data'
 
 
-# The fewest images of a training batch one CPU device should get. Splitting the host
-# into one XLA:CPU device per core trains 1.66x faster on 2 cores than one device
-# using both (BENCHMARKS.md, scaling: the small convolutions split better over the
-# batch than over XLA's intra-op threads); 4 and 8 devices of 16 and 8 images were
-# slower again. Only 2 cores were measured: this floor keeps bigger hosts from
-# cutting the batch into slivers.
-MIN_IMAGES_PER_CPU_DEVICE = 32
-FORCED_COUNT_FLAG = '--xla_force_host_platform_device_count'
+def split_cpu_host(count: int) -> None:
+  """Splits a CPU host into `count` JAX devices (jax_num_cpu_devices), which the
+  mesh then treats like chips. 0 leaves JAX's own choice (one device, or what
+  XLA_FLAGS=--xla_force_host_platform_device_count forces). Must run before
+  anything touches the devices; on a host with accelerators it changes nothing
+  they do.
 
-
-def cpu_device_count(cores: int, batch_size: int, score_chunk_size: int) -> int:
-  """How many devices to split a CPU host into: one per core, at most, such that
-  the batch and the scoring chunk split evenly and every device gets at least
-  MIN_IMAGES_PER_CPU_DEVICE images of a batch (1 when nothing else fits)."""
-  fits = [n for n in range(1, max(cores, 1) + 1)
-          if batch_size % n == 0 and score_chunk_size % n == 0
-          and batch_size // n >= MIN_IMAGES_PER_CPU_DEVICE]
-  return max(fits, default=1)
-
-
-def split_cpu_host(batch_size: int, score_chunk_size: int, count: int = 0) -> int | None:
-  """Sets how many devices the CPU backend has: `count`, or with 0 the choice of
-  cpu_device_count for this host's cores. With 0, a count forced through XLA_FLAGS
-  is left alone. Must run before anything touches the devices; on a host with
-  accelerators it changes nothing they do. Returns the count set (None: left alone).
+  Not the default, though faster on a small CPU (2 devices on 2 cores train
+  1.96x faster than 1, BENCHMARKS.md): repeated multi-device epoch calls on
+  XLA:CPU were seen to give results that differ in the last bits from run to
+  run (README, Devices), and runs must be reproducible.
   """
-  if not count:
-    if FORCED_COUNT_FLAG in os.environ.get('XLA_FLAGS', ''):
-      return None
-    cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
-             else os.cpu_count() or 1)
-    count = cpu_device_count(cores, batch_size, score_chunk_size)
-  jax.config.update('jax_num_cpu_devices', count)
-  return count
+  if count:
+    jax.config.update('jax_num_cpu_devices', count)
 
 
 def data_mesh(devices=None) -> Mesh:

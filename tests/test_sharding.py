@@ -7,8 +7,6 @@ import sys
 
 import numpy as np
 
-from pl_jax import sharding
-
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 SCRIPT = '''
@@ -64,13 +62,3 @@ def test_eight_devices_match_one():
     assert abs(a['test_accuracy'] - b['test_accuracy']) <= 0.02
     assert abs(a['n_selected'] - b['n_selected']) <= 0.02 * a['pool_size'] + 2
 
-
-def test_cpu_device_count():
-  assert sharding.cpu_device_count(2, 64, 1024) == 2  # One per core.
-  assert sharding.cpu_device_count(1, 64, 1024) == 1
-  assert sharding.cpu_device_count(16, 64, 1024) == 2  # At least 32 images a device.
-  assert sharding.cpu_device_count(16, 256, 1024) == 8
-  assert sharding.cpu_device_count(3, 96, 1024) == 2  # 3 would not split the chunk.
-  assert sharding.cpu_device_count(4, 96, 96) == 3
-  assert sharding.cpu_device_count(8, 16, 1024) == 1  # A small batch stays whole.
-  assert sharding.cpu_device_count(0, 64, 1024) == 1
