@@ -29,10 +29,13 @@ def _manager(workdir: str) -> ocp.CheckpointManager:
 
 
 def _tree(train_state: train.TrainState, label_state: select.LabelState) -> dict:
-  return {'params': train_state.params, 'opt_state': train_state.opt_state,
+  tree = {'params': train_state.params, 'opt_state': train_state.opt_state,
           'step': train_state.step,
           'labels': {f.name: np.asarray(getattr(label_state, f.name))
                      for f in dataclasses.fields(label_state)}}
+  if train_state.ema_params is not None:
+    tree['ema_params'] = train_state.ema_params
+  return tree
 
 
 def save(workdir: str, iteration: int, train_state: train.TrainState,
@@ -75,13 +78,15 @@ def restore(workdir: str, like_train_state: train.TrainState,
         state=ocp.args.StandardRestore(abstract), record=ocp.args.JsonRestore()))
   tree = restored['state']
   train_state = like_train_state.replace(params=tree['params'], opt_state=tree['opt_state'],
-                                         step=tree['step'])
+                                         step=tree['step'],
+                                         ema_params=tree.get('ema_params'))
   label_state = select.LabelState(**{k: np.asarray(v) for k, v in tree['labels'].items()})
   return iteration, train_state, label_state, restored['record']
 
 
 def restore_params(workdir: str):
-  """Only the last model's parameters (for prediction), as saved."""
+  """Only the last model's parameters (for prediction), as saved: the moving
+  average where the run kept one (train.evaluation_params)."""
   iteration = latest_iteration(workdir)
   if iteration is None:
     raise FileNotFoundError(f'no checkpoint in {workdir}')
@@ -89,4 +94,4 @@ def restore_params(workdir: str):
     # Without a target, orbax restores the saved tree as it is (dicts of arrays).
     restored = manager.restore(iteration, args=ocp.args.Composite(
         state=ocp.args.StandardRestore()))
-  return restored['state']['params']
+  return restored['state'].get('ema_params', restored['state']['params'])

@@ -79,6 +79,9 @@ class Config:
   # Learning rate over each training run's steps: 'constant' (the seed's) or
   # 'cosine' (annealed towards 0 by the run's end; see train.lr_scale).
   lr_schedule: str = 'constant'
+  # Score the pool (and test) with a moving average of the weights, of this
+  # decay per step (train.ema_update); 0: the weights themselves (the seed).
+  ema_decay: float = 0.0
   # FixMatch's consistency term inside each training run (consistency.py):
   # its weight (0: off), the confidence a weak view needs, unlabeled images per
   # labeled one, and the strong augmentation.
@@ -114,7 +117,7 @@ class Result:
   """What a run leaves: its record, the last model and every label's provenance."""
   record: dict
   model: models.CNN
-  params: Any
+  params: Any  # The last model's train.evaluation_params (what scored the pool).
   labels: select.LabelState
 
 
@@ -202,7 +205,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
   on_mesh = lambda state: jax.device_put(state, sharding.replicated(mesh))
   new_model = lambda iteration: on_mesh(train.create_train_state(
       jax.random.fold_in(init_key, iteration), model, dataset.train_images.shape[1:],
-      optimizer, config.frozen))
+      optimizer, config.frozen, config.ema_decay))
   true_labels = dataset.train_labels if dataset.is_benchmark else None
 
   record = {
@@ -228,7 +231,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
       done, train_state, label_state, record = resumed
       train_state = on_mesh(train_state)
       if record['stop_reason'] is not None:
-        return Result(record, model, train_state.params, label_state)
+        return Result(record, model, train.evaluation_params(train_state), label_state)
       first = done + 1
   if not dataset.has_test and first == 1:
     log('warning: no test split, so no reality check: test metrics are absent')
@@ -257,9 +260,10 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
 
     start = time.perf_counter()
     with timing.CompileClock() as score_compiling:
-      scores = score.score(model.apply, train_state.params, images, config.score_chunk_size,
+      scoring_params = train.evaluation_params(train_state)
+      scores = score.score(model.apply, scoring_params, images, config.score_chunk_size,
                            batches)
-      test_scores = (score.score(model.apply, train_state.params, test_images,
+      test_scores = (score.score(model.apply, scoring_params, test_images,
                                  config.score_chunk_size, batches)
                      if dataset.has_test else None)
       candidates = (label_state.source != select.HUMAN) if config.revise else label_state.in_pool
@@ -294,7 +298,8 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     log(format_iteration(row))
     if record['stop_reason'] is not None:
       break
-  return Result(record, model, train_state.params, jax.device_get(label_state))
+  return Result(record, model, train.evaluation_params(train_state),
+                jax.device_get(label_state))
 
 
 def choose(config: Config, scores, candidates: jax.Array, num_classes: int,

@@ -8,12 +8,14 @@ gathers its batch on the device from that order.
 
 import functools
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 import tqdm
+from flax import struct
 from flax.training import train_state
 from jax.sharding import NamedSharding
 
@@ -23,7 +25,26 @@ from pl_jax import sharding as sharding_lib
 
 
 class TrainState(train_state.TrainState):
-  """Parameters, optimizer state and step count (Flax's TrainState)."""
+  """Parameters, optimizer state and step count (Flax's TrainState), and the
+  exponential moving average of the parameters when ema_decay > 0 (else None)."""
+  ema_params: Any = None
+  ema_decay: float = struct.field(pytree_node=False, default=0.0)
+
+
+def evaluation_params(state: TrainState):
+  """The parameters that score and predict: the moving average when kept."""
+  return state.params if state.ema_params is None else state.ema_params
+
+
+def ema_update(ema_params, params, decay: float, step: jax.Array):
+  """One step of the parameters' moving average, after `step` updates (from 1).
+
+  The decay is held at (1 + step) / (10 + step) while that is smaller, as
+  TensorFlow's ExponentialMovingAverage does with num_updates: early on, the
+  average must not stay anchored to the random init.
+  """
+  decay = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+  return jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, ema_params, params)
 
 
 def make_optimizer(learning_rate: float,
@@ -44,16 +65,21 @@ def make_optimizer(learning_rate: float,
 
 def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int, ...],
                        optimizer: optax.GradientTransformation,
-                       frozen: tuple[str, ...] = ()) -> TrainState:
+                       frozen: tuple[str, ...] = (), ema_decay: float = 0.0) -> TrainState:
   """A freshly initialised model. image_shape: (H, W, C).
 
   `frozen` names the layers the optimizer leaves alone; they must exist.
+  ema_decay > 0 keeps a moving average of the parameters (ema_update), which
+  then scores the pool (evaluation_params).
   """
   params = model.init(key, jnp.zeros((1, *image_shape), jnp.uint8))['params']
   unknown = set(frozen) - set(params)
   if unknown:
     raise ValueError(f'cannot freeze {sorted(unknown)}: the layers are {sorted(params)}')
-  state = TrainState.create(apply_fn=model.apply, params=params, tx=optimizer)
+  # The average starts at the init, in buffers of its own (the step donates both).
+  ema_params = jax.tree.map(jnp.copy, params) if ema_decay > 0 else None
+  state = TrainState.create(apply_fn=model.apply, params=params, tx=optimizer,
+                            ema_params=ema_params, ema_decay=ema_decay)
   # A strongly typed step count, as apply_gradients returns it: otherwise the
   # first step of every fresh model compiles a second variant of the step.
   return state.replace(step=jnp.zeros((), jnp.int32))
@@ -98,8 +124,11 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
   loss, grads = jax.value_and_grad(loss_fn)(state.params)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
   updates = jax.tree.map(lambda update: lr_scale * update, updates)
-  return state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
-                       opt_state=opt_state), loss
+  params = optax.apply_updates(state.params, updates)
+  ema_params = (None if state.ema_params is None else
+                ema_update(state.ema_params, params, state.ema_decay, state.step + 1))
+  return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                       ema_params=ema_params), loss
 
 
 SCHEDULES = ('constant', 'cosine')

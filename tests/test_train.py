@@ -132,3 +132,28 @@ def test_consistency_term_changes_the_step_and_compiles_once(small_mnist):
     with_term, _ = train.train_step_at(with_term, *((order, step) + args[2:]),
                                        consistency=fixmatch)
   assert train.train_step_at._cache_size() == size  # pylint: disable=protected-access
+
+
+def test_ema_follows_the_weights_with_a_warm_up():
+  model = models.CNN()
+  optimizer = train.make_optimizer(1e-3)
+  images = jnp.asarray(np.random.RandomState(0).randint(0, 255, (8, 28, 28, 1)), jnp.uint8)
+  labels, weights = jnp.arange(8) % 10, jnp.ones(8)
+  plain = train.create_train_state(jax.random.PRNGKey(0), model, (28, 28, 1), optimizer)
+  assert plain.ema_params is None and train.evaluation_params(plain) is plain.params
+  state = train.create_train_state(jax.random.PRNGKey(0), model, (28, 28, 1), optimizer,
+                                   ema_decay=0.999)
+  chex.assert_trees_all_equal(state.ema_params, plain.params)  # Starts at the init.
+  step = jax.jit(train.train_step)
+  expected = state.ema_params
+  for n in range(1, 4):
+    state, _ = step(state, images, labels, weights)
+    # While (1 + n) / (10 + n) < 0.999, it is the decay of step n.
+    decay = (1 + n) / (10 + n)
+    expected = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, expected, state.params)
+    chex.assert_trees_all_close(state.ema_params, expected, rtol=1e-6, atol=1e-7)
+  assert train.evaluation_params(state) is state.ema_params
+  assert not np.allclose(state.ema_params['fc2']['kernel'], state.params['fc2']['kernel'])
+  # Far along, the configured decay takes over.
+  late = train.ema_update({'w': jnp.zeros(())}, {'w': jnp.ones(())}, 0.999, jnp.int32(10**6))
+  np.testing.assert_allclose(late['w'], 0.001, rtol=1e-4)

@@ -41,7 +41,8 @@ def comparable(workdir):
 
 def test_killed_run_resumes_to_the_same_result(own_npz, tmp_path):
   path, _ = own_npz
-  flags = (f'--dataset=npz:{path}', *FAST)
+  # Warm-started with a moving average: both must come back from the checkpoint.
+  flags = (f'--dataset=npz:{path}', *FAST, '--warm_start', '--ema_decay=0.9')
   whole, killed = tmp_path / 'whole', tmp_path / 'killed'
   done = run(*flags, f'--workdir={whole}')
   assert done.returncode == 0, done.stderr
@@ -71,12 +72,10 @@ def test_killed_run_resumes_to_the_same_result(own_npz, tmp_path):
   # A finished run is not redone; a run of other settings is refused, then replaced.
   again = run(*flags, f'--workdir={killed}')
   assert again.returncode == 0 and 'nothing to do' in again.stdout
-  other = run(f'--dataset=npz:{path}', *FAST[:-2], '--threshold=0.8', '--noprogress',
-              f'--workdir={killed}')
+  other = run(*flags, '--threshold=0.8', f'--workdir={killed}')
   assert other.returncode == 2 and other.stderr.count('\n') == 1
   assert 'holds another run (differs in: threshold)' in other.stderr
-  replaced = run(f'--dataset=npz:{path}', *FAST[:-2], '--threshold=0.8', '--noprogress',
-                 '--overwrite', f'--workdir={killed}')
+  replaced = run(*flags, '--threshold=0.8', '--overwrite', f'--workdir={killed}')
   assert replaced.returncode == 0, replaced.stderr
   assert json.loads(results.read_text())['config']['threshold'] == 0.8
 
