@@ -87,3 +87,13 @@ def test_malformed_own_data_is_one_line(tmp_path):
   assert done.returncode == 2 and done.stderr.count('\n') == 1
   assert 'images contain NaN' in done.stderr
   assert not os.path.exists(tmp_path / 'run')  # Nothing half-written.
+
+
+def test_every_flag_is_in_the_readme():
+  import re  # pylint: disable=g-import-not-at-top
+  source = open(os.path.join(ROOT, 'run.py')).read()
+  readme = open(os.path.join(ROOT, 'README.md')).read()
+  names = re.findall(r"flags\.DEFINE_\w+\(\s*'(\w+)'", source)
+  assert len(names) > 30
+  missing = [name for name in names if f'--{name}' not in readme]
+  assert not missing, f'flags missing from README.md: {missing}'
