@@ -274,7 +274,9 @@ def plot_pool_confidence(results: dict):
     edges = np.array(histogram['nines_edges'])
     parts = ('correct', 'wrong') if oracle else ('all',)
     if not any(sum(histogram[part]) for part in parts):
+      # Nothing to draw on a log scale (matplotlib would warn about it).
       ax.text(0.5, 0.5, 'empty pool', transform=ax.transAxes, ha='center', color='gray')
+      continue
     for part in parts:
       counts = np.array(histogram[part], np.float64)
       ax.stairs(counts, edges, color=COLORS[part], linewidth=1.5,

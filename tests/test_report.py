@@ -98,6 +98,19 @@ def test_unfinished_run_is_plotted_and_marked(tmp_path):
   assert_png(os.path.join(run_dir, 'figures', 'test_accuracy.png'))
 
 
+def test_fully_labeled_run_plots_its_empty_pool_without_warnings(tmp_path, recwarn):
+  """60,000 labels: one iteration, nothing in the pool (the supervised row)."""
+  results = synthetic_results(n_iterations=1, stop_reason='pool_empty')
+  histogram = results['iterations'][0]['pool_confidence_histogram']
+  for part in ('correct', 'wrong'):
+    histogram[part] = [0] * len(histogram[part])
+  run_dir = write_run(tmp_path / 'run', results)
+  report.write_run_report(run_dir)
+  assert_png(os.path.join(run_dir, 'figures', 'pool_confidence.png'))
+  assert not [w for w in recwarn if issubclass(w.category, UserWarning)], [
+      str(w.message) for w in recwarn]
+
+
 def test_run_without_hidden_labels_leaves_out_oracle_figures(tmp_path):
   results = synthetic_results()
   for row in results['iterations']:
