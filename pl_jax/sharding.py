@@ -23,8 +23,8 @@ def split_cpu_host(count: int) -> None:
   anything touches the devices; on a host with accelerators it changes nothing
   they do.
 
-  Not the default, though faster on a small CPU (2 devices on 2 cores train
-  1.96x faster than 1, BENCHMARKS.md): repeated multi-device epoch calls on
+  Not the default, though faster on a small CPU (2 devices on 2 cores trained
+  1.6-2x faster than 1, BENCHMARKS.md): repeated multi-device epoch calls on
   XLA:CPU were seen to give results that differ in the last bits from run to
   run (README, Devices), and runs must be reproducible.
   """
