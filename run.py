@@ -48,6 +48,8 @@ flags.DEFINE_integer('score_chunk_size', 1024, 'Images per chunk when scoring.')
 flags.DEFINE_integer('max_shift', 0, 'Augmentation: random shifts of up to this many pixels.')
 flags.DEFINE_float('max_degrees', 0.0, 'Augmentation: random rotations of up to this angle.')
 flags.DEFINE_float('max_scale', 0.0, 'Augmentation: random scaling by 1 +- this.')
+flags.DEFINE_float('max_shear', 0.0, 'Augmentation: random horizontal shear (slant) of up to '
+                   'this angle.')
 flags.DEFINE_enum('selection', 'threshold', ['threshold', 'balanced'], 'threshold: every '
                   'candidate above --threshold (the seed); balanced: at most a share per '
                   'predicted class.')
@@ -131,6 +133,7 @@ def flag_errors() -> list[str]:
       (FLAGS.max_shift >= 0, f'--max_shift must be >= 0, got {FLAGS.max_shift}'),
       (0 <= FLAGS.max_degrees <= 180, f'--max_degrees must be in [0, 180], got {FLAGS.max_degrees}'),
       (0 <= FLAGS.max_scale < 1, f'--max_scale must be in [0, 1), got {FLAGS.max_scale}'),
+      (0 <= FLAGS.max_shear < 90, f'--max_shear must be in [0, 90), got {FLAGS.max_shear}'),
       (0 <= FLAGS.curriculum_step <= 1,
        f'--curriculum_step must be in [0, 1], got {FLAGS.curriculum_step}'),
       (own_data or FLAGS.dataset in data.DATASETS,

@@ -29,13 +29,15 @@ def random_shift(key: jax.Array, images: jax.Array, max_shift: int) -> jax.Array
 
 
 def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
-                  max_scale: float) -> jax.Array:
-  """Rotates each image by up to max_degrees and scales it by a factor in
-  [1 - max_scale, 1 + max_scale] about its centre (bilinear, filling with 0).
+                  max_scale: float, max_shear: float = 0.0) -> jax.Array:
+  """Rotates each image by up to max_degrees, scales it by a factor in
+  [1 - max_scale, 1 + max_scale] and shears it horizontally by up to max_shear
+  degrees (slanting its strokes, as handwriting varies), about its centre
+  (bilinear, filling with 0).
 
   images: uint8[B, H, W, C] -> uint8[B, H, W, C].
   """
-  if max_degrees == 0 and max_scale == 0:
+  if max_degrees == 0 and max_scale == 0 and max_shear == 0:
     return images
   batch, height, width, channels = images.shape
   angle_key, scale_key = jax.random.split(key)
@@ -43,20 +45,24 @@ def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
                                           maxval=max_degrees))
   scales = jax.random.uniform(scale_key, (batch,), minval=1 - max_scale,
                               maxval=1 + max_scale)
+  # Its own key, folded in, so warps without shear draw as before.
+  shears = jnp.tan(jnp.deg2rad(jax.random.uniform(
+      jax.random.fold_in(key, 0x5EA), (batch,), minval=-max_shear, maxval=max_shear)))
   rows, cols = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32),
                             jnp.arange(width, dtype=jnp.float32), indexing='ij')
   centre_row, centre_col = (height - 1) / 2, (width - 1) / 2
 
-  def warp(image, angle, scale):
+  def warp(image, angle, scale, shear):
     # Inverse map: where in the source each output pixel comes from.
     cos, sin = jnp.cos(angle) / scale, jnp.sin(angle) / scale
-    dr, dc = rows - centre_row, cols - centre_col
+    dr = rows - centre_row
+    dc = cols - centre_col + shear * dr  # Exactly cols - centre_col when shear is 0.
     source = jnp.stack([cos * dr - sin * dc + centre_row, sin * dr + cos * dc + centre_col])
     channel = lambda c: jax.scipy.ndimage.map_coordinates(
         image[..., c].astype(jnp.float32), source, order=1, mode='constant', cval=0.0)
     return jnp.stack([channel(c) for c in range(channels)], axis=-1)
 
-  warped = jax.vmap(warp)(images, angles, scales)
+  warped = jax.vmap(warp)(images, angles, scales, shears)
   return jnp.clip(jnp.round(warped), 0, 255).astype(jnp.uint8)
 
 
@@ -79,14 +85,14 @@ def random_cutout(key: jax.Array, images: jax.Array, size: int) -> jax.Array:
 
 
 def augment(key: jax.Array, images: jax.Array, max_shift: int = 0, max_degrees: float = 0.0,
-            max_scale: float = 0.0, cutout: int = 0) -> jax.Array:
+            max_scale: float = 0.0, cutout: int = 0, max_shear: float = 0.0) -> jax.Array:
   """The training augmentation: a random affine warp, a random shift, then a
   random cutout.
 
   images: uint8[B, H, W, C] -> uint8[B, H, W, C]; the identity with all zeros.
   """
   affine_key, shift_key = jax.random.split(key)
-  images = random_affine(affine_key, images, max_degrees, max_scale)
+  images = random_affine(affine_key, images, max_degrees, max_scale, max_shear)
   images = random_shift(shift_key, images, max_shift)
   # Its own key, folded in, so augmentations without cutout draw as before.
   return random_cutout(jax.random.fold_in(key, 0xC07), images, cutout)
@@ -99,12 +105,13 @@ class Augmentation:
   max_degrees: float = 0.0
   max_scale: float = 0.0
   cutout: int = 0
+  max_shear: float = 0.0
 
   def __call__(self, key: jax.Array, images: jax.Array) -> jax.Array:
     return augment(key, images, self.max_shift, self.max_degrees, self.max_scale,
-                   self.cutout)
+                   self.cutout, self.max_shear)
 
   @property
   def is_identity(self) -> bool:
     return (self.max_shift == 0 and self.max_degrees == 0 and self.max_scale == 0
-            and self.cutout == 0)
+            and self.cutout == 0 and self.max_shear == 0)

@@ -65,3 +65,20 @@ def test_cutout_blanks_one_square_clipped_by_the_border():
     assert mask.sum() == len(rows) * len(cols)
   np.testing.assert_array_equal(augment.random_cutout(jax.random.PRNGKey(0), images, 0), images)
   assert not augment.Augmentation(cutout=4).is_identity
+
+
+def test_shear_slants_a_vertical_stroke_and_changes_nothing_else():
+  stroke = np.zeros((8, 15, 15, 1), np.uint8)
+  stroke[:, 2:13, 7] = 255  # A vertical bar through the centre column.
+  stroke = jnp.asarray(stroke)
+  key = jax.random.PRNGKey(4)
+  sheared = np.asarray(augment.random_affine(key, stroke, 0.0, 0.0, 30.0), np.float64)
+  chex.assert_shape(sheared, stroke.shape)
+  # The bar's column moves linearly with the row: top and bottom lean apart.
+  cols = np.arange(15)
+  mean_col = lambda image, row: (image[row, :, 0] * cols).sum() / image[row, :, 0].sum()
+  leans = np.array([mean_col(image, 3) - mean_col(image, 11) for image in sheared])
+  assert np.abs(leans).max() > 2  # tan(30 degrees) * 8 rows is up to 4.6 columns.
+  assert (np.abs(leans) <= 8 * np.tan(np.deg2rad(30)) + 0.5).all()
+  np.testing.assert_allclose([mean_col(image, 7) for image in sheared], 7, atol=0.01)
+  assert not augment.Augmentation(max_shear=10.0).is_identity
