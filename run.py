@@ -50,6 +50,8 @@ flags.DEFINE_float('max_degrees', 0.0, 'Augmentation: random rotations of up to 
 flags.DEFINE_float('max_scale', 0.0, 'Augmentation: random scaling by 1 +- this.')
 flags.DEFINE_float('max_shear', 0.0, 'Augmentation: random horizontal shear (slant) of up to '
                    'this angle.')
+flags.DEFINE_float('elastic', 0.0, 'Augmentation: elastic distortion (Simard et al. 2003) '
+                   'whose displacement has this standard deviation in pixels.')
 flags.DEFINE_enum('selection', 'threshold', ['threshold', 'balanced'], 'threshold: every '
                   'candidate above --threshold (the seed); balanced: at most a share per '
                   'predicted class.')
@@ -134,6 +136,7 @@ def flag_errors() -> list[str]:
       (0 <= FLAGS.max_degrees <= 180, f'--max_degrees must be in [0, 180], got {FLAGS.max_degrees}'),
       (0 <= FLAGS.max_scale < 1, f'--max_scale must be in [0, 1), got {FLAGS.max_scale}'),
       (0 <= FLAGS.max_shear < 90, f'--max_shear must be in [0, 90), got {FLAGS.max_shear}'),
+      (FLAGS.elastic >= 0, f'--elastic must be >= 0, got {FLAGS.elastic}'),
       (0 <= FLAGS.curriculum_step <= 1,
        f'--curriculum_step must be in [0, 1], got {FLAGS.curriculum_step}'),
       (own_data or FLAGS.dataset in data.DATASETS,

@@ -69,6 +69,8 @@ class Config:
   max_degrees: float = 0.0
   max_scale: float = 0.0
   max_shear: float = 0.0
+  # Elastic distortion: the displacement's standard deviation in pixels.
+  elastic: float = 0.0
   # 'threshold' (the seed's rule) or 'balanced' (at most a share per class).
   selection: str = 'threshold'
   # Iteration k may select a share min(1, k * curriculum_step) of the candidates
@@ -104,7 +106,7 @@ class Config:
   @property
   def augmentation(self) -> augment.Augmentation:
     return augment.Augmentation(self.max_shift, self.max_degrees, self.max_scale,
-                                max_shear=self.max_shear)
+                                max_shear=self.max_shear, elastic=self.elastic)
 
   @property
   def consistency(self) -> consistency_lib.Consistency:

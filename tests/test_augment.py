@@ -82,3 +82,22 @@ def test_shear_slants_a_vertical_stroke_and_changes_nothing_else():
   assert (np.abs(leans) <= 8 * np.tan(np.deg2rad(30)) + 0.5).all()
   np.testing.assert_allclose([mean_col(image, 7) for image in sheared], 7, atol=0.01)
   assert not augment.Augmentation(max_shear=10.0).is_identity
+
+
+def test_elastic_displacement_has_the_asked_size_and_bends_strokes():
+  key = jax.random.PRNGKey(5)
+  images = np.zeros((16, 28, 28, 1), np.uint8)
+  images[:, 4:24, 12:16] = 255  # A vertical stroke, 4 pixels wide.
+  images = jnp.asarray(images)
+  np.testing.assert_array_equal(augment.random_elastic(key, images, 0.0), images)
+  bent = augment.random_elastic(key, images, 1.5)
+  chex.assert_shape(bent, images.shape)
+  chex.assert_type(bent, jnp.uint8)
+  # The stroke's centre wanders from row to row, by about alpha pixels.
+  mass = np.asarray(bent, np.float64)[:, 8:20, :, 0]
+  assert (mass.sum(-1) > 0).all()
+  centre = (mass * np.arange(28)).sum(-1) / mass.sum(-1)
+  wander = (centre - 13.5).std()
+  assert 1.0 < wander < 2.2, wander  # Measured: 1.47.
+  np.testing.assert_allclose(np.asarray(augment.gaussian_kernel(4.0)).sum(), 1, rtol=1e-6)
+  assert not augment.Augmentation(elastic=1.0).is_identity
