@@ -94,8 +94,9 @@ def random_elastic(key: jax.Array, images: jax.Array, alpha: float,
   smooth = lambda line: jnp.convolve(line, kernel, mode='same')
   field = jax.vmap(jax.vmap(jax.vmap(smooth, in_axes=1, out_axes=1)))(noise)
   field = jax.vmap(jax.vmap(jax.vmap(smooth)))(field)
-  # A uniform [-1, 1] value has standard deviation 1/sqrt(3); the 2-D smoothing
-  # multiplies it by the kernel's L2 norm, sum(kernel ** 2). Rescale to alpha.
+  # A uniform [-1, 1] value has standard deviation 1/sqrt(3); smoothing by the 2-D
+  # kernel (outer product of `kernel` with itself) multiplies it by that kernel's
+  # L2 norm, which is sum(kernel ** 2). Rescale to alpha.
   field = field * (alpha * np.sqrt(3) / jnp.sum(kernel ** 2))
   rows, cols = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32),
                             jnp.arange(width, dtype=jnp.float32), indexing='ij')
