@@ -29,6 +29,25 @@ def random_shift(key: jax.Array, images: jax.Array, max_shift: int) -> jax.Array
   return jax.vmap(crop)(padded, offsets)
 
 
+def pixel_grid(height: int, width: int) -> tuple[jax.Array, jax.Array]:
+  """Every pixel's (row, column): two float32[H, W]."""
+  return jnp.meshgrid(jnp.arange(height, dtype=jnp.float32),
+                      jnp.arange(width, dtype=jnp.float32), indexing='ij')
+
+
+def resample(images: jax.Array, source: jax.Array) -> jax.Array:
+  """Bilinear resampling, filling with 0: output pixel (r, c) of image b takes the
+  value at (source[b, 0, r, c], source[b, 1, r, c]) of image b.
+
+  images: uint8[B, H, W, C]; source: float32[B, 2, H, W] -> uint8[B, H, W, C].
+  """
+  def one(image, coordinates):
+    channel = lambda c: jax.scipy.ndimage.map_coordinates(
+        image[..., c].astype(jnp.float32), coordinates, order=1, mode='constant', cval=0.0)
+    return jnp.stack([channel(c) for c in range(image.shape[-1])], axis=-1)
+  return jnp.clip(jnp.round(jax.vmap(one)(images, source)), 0, 255).astype(jnp.uint8)
+
+
 def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
                   max_scale: float, max_shear: float = 0.0) -> jax.Array:
   """Rotates each image by up to max_degrees, scales it by a factor in
@@ -40,7 +59,7 @@ def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
   """
   if max_degrees == 0 and max_scale == 0 and max_shear == 0:
     return images
-  batch, height, width, channels = images.shape
+  batch, height, width, _ = images.shape
   angle_key, scale_key = jax.random.split(key)
   angles = jnp.deg2rad(jax.random.uniform(angle_key, (batch,), minval=-max_degrees,
                                           maxval=max_degrees))
@@ -49,22 +68,17 @@ def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
   # Its own key, folded in, so warps without shear draw as before.
   shears = jnp.tan(jnp.deg2rad(jax.random.uniform(
       jax.random.fold_in(key, 0x5EA), (batch,), minval=-max_shear, maxval=max_shear)))
-  rows, cols = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32),
-                            jnp.arange(width, dtype=jnp.float32), indexing='ij')
+  rows, cols = pixel_grid(height, width)
   centre_row, centre_col = (height - 1) / 2, (width - 1) / 2
 
-  def warp(image, angle, scale, shear):
+  def source(angle, scale, shear):
     # Inverse map: where in the source each output pixel comes from.
     cos, sin = jnp.cos(angle) / scale, jnp.sin(angle) / scale
     dr = rows - centre_row
     dc = cols - centre_col + shear * dr  # Exactly cols - centre_col when shear is 0.
-    source = jnp.stack([cos * dr - sin * dc + centre_row, sin * dr + cos * dc + centre_col])
-    channel = lambda c: jax.scipy.ndimage.map_coordinates(
-        image[..., c].astype(jnp.float32), source, order=1, mode='constant', cval=0.0)
-    return jnp.stack([channel(c) for c in range(channels)], axis=-1)
+    return jnp.stack([cos * dr - sin * dc + centre_row, sin * dr + cos * dc + centre_col])
 
-  warped = jax.vmap(warp)(images, angles, scales, shears)
-  return jnp.clip(jnp.round(warped), 0, 255).astype(jnp.uint8)
+  return resample(images, jax.vmap(source)(angles, scales, shears))
 
 
 def gaussian_kernel(sigma: float) -> jax.Array:
@@ -87,7 +101,7 @@ def random_elastic(key: jax.Array, images: jax.Array, alpha: float,
   """
   if alpha == 0:
     return images
-  batch, height, width, channels = images.shape
+  batch, height, width, _ = images.shape
   noise = jax.random.uniform(key, (batch, 2, height, width), minval=-1.0, maxval=1.0)
   kernel = gaussian_kernel(sigma)
   # Separable smoothing, zero-padded: along rows, then along columns.
@@ -98,17 +112,8 @@ def random_elastic(key: jax.Array, images: jax.Array, alpha: float,
   # kernel (outer product of `kernel` with itself) multiplies it by that kernel's
   # L2 norm, which is sum(kernel ** 2). Rescale to alpha.
   field = field * (alpha * np.sqrt(3) / jnp.sum(kernel ** 2))
-  rows, cols = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32),
-                            jnp.arange(width, dtype=jnp.float32), indexing='ij')
-
-  def warp(image, displacement):
-    source = jnp.stack([rows + displacement[0], cols + displacement[1]])
-    channel = lambda c: jax.scipy.ndimage.map_coordinates(
-        image[..., c].astype(jnp.float32), source, order=1, mode='constant', cval=0.0)
-    return jnp.stack([channel(c) for c in range(channels)], axis=-1)
-
-  warped = jax.vmap(warp)(images, field)
-  return jnp.clip(jnp.round(warped), 0, 255).astype(jnp.uint8)
+  rows, cols = pixel_grid(height, width)
+  return resample(images, jnp.stack([rows, cols])[None] + field)
 
 
 def random_cutout(key: jax.Array, images: jax.Array, size: int) -> jax.Array:
