@@ -96,10 +96,8 @@ def main(argv):
           f'ablation.py: error: seed {TUNING_SEED} was used for tuning; report other seeds',
           file=sys.stderr)
     sys.exit(2)
-  if not FLAGS.summarize_only:
-    sweep.run_all(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir)
-  sweep.replace_section(FLAGS.benchmarks, 'ablation', summary())
-  print(summary())
+  sweep.run_and_tabulate(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir, summary,
+                         FLAGS.benchmarks, 'ablation', FLAGS.summarize_only)
 
 
 if __name__ == '__main__':

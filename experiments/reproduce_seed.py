@@ -19,8 +19,8 @@ from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-pos
 
 # The case study's recipe: fresh model, Adam 1e-3, batch 64, 10 epochs, threshold
 # 0.99, 10 iterations, no augmentation, fc1 never trained (as its code does).
-SEED_RECIPE = ('--recipe=seed', '--threshold=0.99', '--iterations=10', '--epochs=10', '--batch_size=64',
-               '--learning_rate=0.001', '--freeze=fc1', '--nowarm_start')
+SEED_RECIPE = ('--recipe=seed', '--threshold=0.99', '--iterations=10', '--epochs=10',
+               '--batch_size=64', '--learning_rate=0.001', '--freeze=fc1', '--nowarm_start')
 ROWS = {
     # name: (n_labeled, extra flags, what it is)
     'n1000': (1000, ('--min_steps=0',), 'the case study, exactly'),
@@ -73,10 +73,8 @@ def summary() -> str:
 
 def main(argv):
   del argv
-  if not FLAGS.summarize_only:
-    sweep.run_all(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir)
-  sweep.replace_section(FLAGS.benchmarks, 'reproduce_seed', summary())
-  print(summary())
+  sweep.run_and_tabulate(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir, summary,
+                         FLAGS.benchmarks, 'reproduce_seed', FLAGS.summarize_only)
 
 
 if __name__ == '__main__':

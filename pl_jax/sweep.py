@@ -91,6 +91,18 @@ def run_all(runs: list[Run], runs_dir: str, log=print) -> None:
     atomic.write_json(os.path.join(workdir, 'results.json'), results)
 
 
+def run_and_tabulate(runs: list[Run], runs_dir: str, summary, benchmarks: str,
+                     section: str, summarize_only: bool = False) -> None:
+  """Runs the unfinished runs (unless summarize_only), then builds the table once
+  from the finished ones (summary(): its markdown), puts it into section
+  `section` of the markdown file `benchmarks` and prints it."""
+  if not summarize_only:
+    run_all(runs, runs_dir)
+  text = summary()
+  replace_section(benchmarks, section, text)
+  print(text)
+
+
 def mean_std(values, unit: str = ' %') -> str:
   """'mean +- std' in percent of fractions (std over seeds, ddof=1); a single
   value alone (a spread of one is no spread); '-' for none. unit: what follows
