@@ -150,6 +150,29 @@ def augment(key: jax.Array, images: jax.Array, max_shift: int = 0, max_degrees: 
   return random_cutout(jax.random.fold_in(key, 0xC07), images, cutout)
 
 
+def mixup_pairs(key: jax.Array, batch_size: int,
+                alpha: float) -> tuple[jax.Array, jax.Array]:
+  """Mixup's draw for one batch (Zhang et al. 2018): every example's partner,
+  a random permutation of the batch, int32[B], and one weight lam ~ Beta(alpha,
+  alpha), float32[], kept >= 0.5 so each mixed image is mostly its own example.
+
+  Against confirmation bias in pseudo-labeling (Arazo et al. 2020): a network
+  trained on mixed images and mixed targets cannot memorise a wrong
+  pseudo-label as easily as one trained on the image itself.
+  """
+  permutation_key, weight_key = jax.random.split(key)
+  lam = jax.random.beta(weight_key, alpha, alpha)
+  return (jax.random.permutation(permutation_key, batch_size).astype(jnp.int32),
+          jnp.maximum(lam, 1 - lam).astype(jnp.float32))
+
+
+def mix(images: jax.Array, partner: jax.Array, lam: jax.Array) -> jax.Array:
+  """lam * image + (1 - lam) * its partner's: uint8[B, H, W, C] -> float32[B, H,
+  W, C] on the same 0..255 scale (models.normalize takes either)."""
+  images = images.astype(jnp.float32)
+  return lam * images + (1 - lam) * images[partner]
+
+
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
   """A training augmentation's settings; hashable, so it is static under jit."""

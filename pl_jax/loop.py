@@ -82,6 +82,9 @@ class Config:
   # Learning rate over each training run's steps: 'constant' (the seed's) or
   # 'cosine' (annealed towards 0 by the run's end; see train.lr_scale).
   lr_schedule: str = 'constant'
+  # Mixup's alpha (augment.mixup_pairs): train on mixed pairs of images against
+  # their mixed labels, which makes wrong pseudo-labels harder to memorise; 0: off.
+  mixup: float = 0.0
   # Score the pool (and test) with a moving average of the weights, of this
   # decay per step (train.ema_update); 0: the weights themselves (the seed).
   ema_decay: float = 0.0
@@ -257,7 +260,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
           batch_size=config.batch_size, min_steps=config.min_steps,
           augmentation=config.augmentation, sharding=batches,
           lr_schedule=config.lr_schedule, consistency=config.consistency,
-          progress=progress,
+          mixup=config.mixup, progress=progress,
           description=f'iteration {iteration}')
       jax.block_until_ready(train_state.params)
     train_seconds = time.perf_counter() - start

@@ -99,25 +99,39 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
                lr_scale: jax.Array | float = 1.0,
                unlabeled: tuple[jax.Array, jax.Array] | None = None,
                consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
+               mixing: tuple[jax.Array, jax.Array] | None = None,
                ) -> tuple[TrainState, jax.Array]:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B].
 
   lr_scale: float32[], multiplies the learning rate (Adam's update is linear in
   it); a traced value, so a schedule never recompiles the step. unlabeled:
   (weak, strong) views uint8[U, H, W, C] of the same images, for the
-  consistency term (consistency.py), or None.
+  consistency term (consistency.py), or None. mixing: mixup's (partner
+  int32[B], lam float32[]) from augment.mixup_pairs, or None: the batch is
+  trained on mixed images against both labels, weighted lam and 1 - lam.
   """
   apply = lambda params, x: state.apply_fn({'params': params}, x)
   if unlabeled is not None:
     weak, strong = unlabeled
     weak_logits = apply(state.params, weak)  # The targets: no gradient.
 
+  def supervised_loss(logits):
+    if mixing is None:
+      return weighted_cross_entropy(logits, labels, weights)
+    partner, lam = mixing
+    both = weights * weights[partner]  # A padding row mixes into nothing.
+    return (lam * weighted_cross_entropy(logits, labels, both)
+            + (1 - lam) * weighted_cross_entropy(logits, labels[partner], both))
+
+  if mixing is not None:
+    images = augment.mix(images, *mixing)
+
   def loss_fn(params):
     if unlabeled is None:
-      return weighted_cross_entropy(apply(params, images), labels, weights)
+      return supervised_loss(apply(params, images))
     # One forward pass for both batches: [B + U, K].
-    logits = apply(params, jnp.concatenate([images, strong]))
-    supervised = weighted_cross_entropy(logits[:images.shape[0]], labels, weights)
+    logits = apply(params, jnp.concatenate([images, strong.astype(images.dtype)]))
+    supervised = supervised_loss(logits[:images.shape[0]])
     unsupervised, _ = consistency_lib.consistency_loss(
         weak_logits, logits[images.shape[0]:], consistency.threshold)
     return supervised + consistency.weight * unsupervised
@@ -163,7 +177,7 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
 
 
 @functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
-                                              'consistency'),
+                                              'consistency', 'mixup'),
                    donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
@@ -171,6 +185,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
                   sharding: NamedSharding | None = None,
                   lr_scale: jax.Array | float = 1.0,
                   consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
+                  mixup: float = 0.0,
                   ) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
@@ -181,7 +196,8 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   over devices (sharding.batch_sharding), or None for one device; lr_scale:
   the step's learning-rate multiplier (see lr_scale); consistency: the
   consistency term, whose consistency.ratio * batch_size images are drawn
-  uniformly from the whole image array.
+  uniformly from the whole image array; mixup: mixup's Beta(alpha, alpha)
+  parameter alpha (augment.mixup_pairs), 0: no mixup.
   """
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
   weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
@@ -200,15 +216,19 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
     if sharding is not None:
       picked = jax.lax.with_sharding_constraint(picked, sharding)
     unlabeled = (augmentation(weak_key, picked), consistency.strong(strong_key, picked))
+  mixing = None
+  if mixup > 0:
+    mixing = augment.mixup_pairs(jax.random.fold_in(jax.random.fold_in(key, step), 0x313),
+                                 batch_size, mixup)
   state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale, unlabeled,
-                           consistency)
+                           consistency, mixing)
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
 
 
 @functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
-                                              'lr_schedule', 'consistency'),
+                                              'lr_schedule', 'consistency', 'mixup'),
                    donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, batch_size: int,
@@ -216,6 +236,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
                 sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
                 first_step: jax.Array | int = 0, total_steps: jax.Array | int = 1,
                 consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
+                mixup: float = 0.0,
                 ) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
@@ -238,7 +259,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
     state, loss_sum = carry
     state, loss = train_step_at(
         state, order, step, augment_key, images, labels, n_train, batch_size, augmentation,
-        sharding, lr_scale(lr_schedule, first_step + step, total_steps), consistency)
+        sharding, lr_scale(lr_schedule, first_step + step, total_steps), consistency, mixup)
     return state, loss_sum + loss
   state, loss_sum = jax.lax.fori_loop(0, n_steps, step_fn, (state, jnp.float32(0)))
   return state, loss_sum / jnp.maximum(n_steps, 1)
@@ -259,11 +280,13 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         augmentation: augment.Augmentation = augment.Augmentation(),
         sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
         consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
-        progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
+        mixup: float = 0.0, progress: bool = True,
+        description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss.
 
   lr_schedule: how the learning rate moves over this run's steps (lr_scale);
-  consistency: the consistency term on images drawn from all of `images`.
+  consistency: the consistency term on images drawn from all of `images`;
+  mixup: mixup's alpha, 0: off (train_step_at).
   """
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, batch_size, epochs, min_steps)
@@ -274,7 +297,8 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
                                 train_mask, batch_size, augmentation, sharding, lr_schedule,
-                                epoch * steps_per_epoch, total * steps_per_epoch, consistency)
+                                epoch * steps_per_epoch, total * steps_per_epoch, consistency,
+                                mixup)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -101,3 +101,19 @@ def test_elastic_displacement_has_the_asked_size_and_bends_strokes():
   assert 1.0 < wander < 2.2, wander  # Measured: 1.47.
   np.testing.assert_allclose(np.asarray(augment.gaussian_kernel(4.0)).sum(), 1, rtol=1e-6)
   assert not augment.Augmentation(elastic=1.0).is_identity
+
+
+def test_mixup_pairs_a_permutation_with_a_weight_of_at_least_half():
+  partner, lam = augment.mixup_pairs(jax.random.PRNGKey(0), 16, 0.4)
+  chex.assert_shape(partner, (16,))
+  chex.assert_shape(lam, ())
+  assert sorted(partner.tolist()) == list(range(16))
+  lams = [float(augment.mixup_pairs(jax.random.PRNGKey(k), 16, 0.4)[1]) for k in range(50)]
+  assert min(lams) >= 0.5 and max(lams) <= 1.0
+  assert len(set(lams)) == 50  # Drawn, not fixed.
+  images = _images().at[1].set(0)  # Image 1 is blank, the others hold a square.
+  mixed = augment.mix(images, jnp.array([1, 0, 3, 2]), jnp.float32(0.75))
+  assert mixed.dtype == jnp.float32
+  np.testing.assert_allclose(mixed[0, 5, 5, 0], 0.75 * 200)  # With the blank one.
+  np.testing.assert_allclose(mixed[1, 5, 5, 0], 0.25 * 200)
+  np.testing.assert_allclose(mixed[2], images[2].astype(np.float32))  # Alike: unchanged.

@@ -134,6 +134,30 @@ def test_consistency_term_changes_the_step_and_compiles_once(small_mnist):
   assert train.train_step_at._cache_size() == size  # pylint: disable=protected-access
 
 
+def test_mixup_with_itself_is_the_plain_step_and_otherwise_mixes_both_labels(small_mnist):
+  images = jnp.asarray(small_mnist.train_images[:32])
+  labels = jnp.asarray(small_mnist.train_labels[:32], jnp.int32)
+  weights = jnp.ones(32).at[-4:].set(0)  # The last 4 rows are padding.
+  step = jax.jit(train.train_step)
+  plain, plain_loss = step(_state(), images, labels, weights)
+  itself = (jnp.arange(32), jnp.float32(0.7))  # Each image mixed with itself.
+  same, same_loss = step(_state(), images, labels, weights, mixing=itself)
+  np.testing.assert_allclose(same_loss, plain_loss, rtol=1e-6)
+  # Adam's first step moves each weight by about the learning rate (1e-3), so
+  # rounding in a near-zero gradient shows up to about 1e-5.
+  chex.assert_trees_all_close(same.params, plain.params, rtol=1e-5, atol=1e-5)
+  # Reversed partners: the loss is lam * CE(mix, own) + (1 - lam) * CE(mix, partner's)
+  # over the rows whose partner is no padding either.
+  partner, lam = jnp.arange(32)[::-1], jnp.float32(0.7)
+  _, loss = step(_state(), images, labels, weights, mixing=(partner, lam))
+  logits = MODEL.apply({'params': _state().params}, augment.mix(images, partner, lam))
+  both = weights * weights[partner]
+  expected = (lam * train.weighted_cross_entropy(logits, labels, both)
+              + (1 - lam) * train.weighted_cross_entropy(logits, labels[partner], both))
+  np.testing.assert_allclose(loss, expected, rtol=1e-5)
+  assert abs(float(loss) - float(plain_loss)) > 1e-3
+
+
 def test_ema_follows_the_weights_with_a_warm_up():
   model = models.CNN()
   optimizer = train.make_optimizer(1e-3)
