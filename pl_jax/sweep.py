@@ -7,6 +7,7 @@ skips finished runs and restarts unfinished ones. `--shard=i/k` style sharding
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import json
@@ -71,33 +72,47 @@ def shard(runs: list[Run], spec: str) -> list[Run]:
   return runs[index::count]
 
 
-def run_all(runs: list[Run], runs_dir: str, log=print) -> None:
-  """Runs each unfinished run in turn; a failed run stops the sweep."""
+def run_all(runs: list[Run], runs_dir: str, log=print, parallel: int = 1) -> None:
+  """Runs each unfinished run, `parallel` at a time (several small runs can
+  share one GPU); a failed run stops the sweep from starting more."""
+  pending = []
   for i, run in enumerate(runs, 1):
-    workdir = os.path.join(runs_dir, run.name)
-    if is_finished(workdir):
+    if is_finished(os.path.join(runs_dir, run.name)):
       log(f'[{i}/{len(runs)}] {run.name}: finished, skipped')
-      continue
+    else:
+      pending.append((i, run))
+  failed = []
+
+  def launch(numbered: tuple[int, Run]) -> None:
+    i, run = numbered
+    if failed:
+      return
+    workdir = os.path.join(runs_dir, run.name)
     log(f'[{i}/{len(runs)}] {run.name}: running {" ".join(run.flags)}')
     start = time.perf_counter()
     command = [sys.executable, os.path.join(ROOT, 'run.py'), *run.flags,
                f'--workdir={workdir}', '--noprogress']
     done = subprocess.run(command, check=False)
     if done.returncode != 0:
-      raise SystemExit(f'{run.name} failed with exit code {done.returncode}')
-    wall = time.perf_counter() - start
+      failed.append(f'{run.name} failed with exit code {done.returncode}')
+      return
     results = load_results(workdir)
-    results['wall_seconds'] = round(wall, 1)
+    results['wall_seconds'] = round(time.perf_counter() - start, 1)
     atomic.write_json(os.path.join(workdir, 'results.json'), results)
+
+  with concurrent.futures.ThreadPoolExecutor(max(1, parallel)) as pool:
+    list(pool.map(launch, pending))
+  if failed:
+    raise SystemExit('; '.join(failed))
 
 
 def run_and_tabulate(runs: list[Run], runs_dir: str, summary, benchmarks: str,
-                     section: str, summarize_only: bool = False) -> None:
-  """Runs the unfinished runs (unless summarize_only), then builds the table once
-  from the finished ones (summary(): its markdown), puts it into section
-  `section` of the markdown file `benchmarks` and prints it."""
+                     section: str, summarize_only: bool = False, parallel: int = 1) -> None:
+  """Runs the unfinished runs (unless summarize_only; `parallel` at a time),
+  then builds the table once from the finished ones (summary(): its markdown),
+  puts it into section `section` of the markdown file `benchmarks` and prints it."""
   if not summarize_only:
-    run_all(runs, runs_dir)
+    run_all(runs, runs_dir, parallel=parallel)
   text = summary()
   replace_section(benchmarks, section, text)
   print(text)

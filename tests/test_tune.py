@@ -1,0 +1,75 @@
+"""experiments/tune.py and the sweep runner it uses (sweep.run_all)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from pl_jax import sweep
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+
+
+def _tune_constants() -> tuple[list, dict]:
+  """tune.py's COMMON and VARIANTS, read in a process of their own: its absl
+  flags share names with ablation.py's, which other tests import."""
+  done = subprocess.run(
+      [sys.executable, '-c', 'import json, sys; sys.path.insert(0, "experiments"); '
+       'import tune; print(json.dumps([tune.COMMON, tune.VARIANTS]))'],
+      cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+  return json.loads(done.stdout)
+
+
+def test_every_variant_uses_run_py_flags_only_and_never_a_seed():
+  source = open(os.path.join(ROOT, 'run.py')).read()
+  known = set(re.findall(r"flags\.DEFINE_\w+\('(\w+)'", source))
+  common, variants = _tune_constants()
+  assert 'strong' in variants and variants['strong'] == []
+  for variant, variant_flags in variants.items():
+    for flag in (*common, *variant_flags):
+      name = flag[2:].split('=')[0]
+      name = name[2:] if name.startswith('no') and name[2:] in known else name
+      assert name in known, (variant, flag)
+      assert name != 'seed', variant  # The tuning seed alone is used.
+
+
+def _fake_run(calls, fail=()):
+  """Stands in for subprocess.run of run.py: writes a finished results.json."""
+  def run(command, check):
+    del check
+    workdir = next(a.split('=', 1)[1] for a in command if a.startswith('--workdir='))
+    calls.append(os.path.basename(workdir))
+    if os.path.basename(workdir) in fail:
+      return type('Done', (), {'returncode': 1})()
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, 'results.json'), 'w') as f:
+      json.dump({'stop_reason': 'max_iterations'}, f)
+    return type('Done', (), {'returncode': 0})()
+  return run
+
+
+@pytest.mark.parametrize('parallel', [1, 3])
+def test_run_all_runs_the_unfinished_runs_and_records_their_time(tmp_path, monkeypatch,
+                                                                  parallel):
+  runs = [sweep.Run(f'r{i}', ('--seed=1',)) for i in range(5)]
+  os.makedirs(tmp_path / 'r2')
+  (tmp_path / 'r2' / 'results.json').write_text(json.dumps({'stop_reason': 'pool_empty'}))
+  calls = []
+  monkeypatch.setattr(sweep.subprocess, 'run', _fake_run(calls))
+  sweep.run_all(runs, str(tmp_path), log=lambda _: None, parallel=parallel)
+  assert sorted(calls) == ['r0', 'r1', 'r3', 'r4']  # r2 was finished.
+  for name in calls:
+    assert sweep.load_results(str(tmp_path / name))['wall_seconds'] >= 0
+  assert 'wall_seconds' not in sweep.load_results(str(tmp_path / 'r2'))
+
+
+def test_run_all_stops_at_a_failed_run(tmp_path, monkeypatch):
+  runs = [sweep.Run(f'r{i}', ()) for i in range(4)]
+  calls = []
+  monkeypatch.setattr(sweep.subprocess, 'run', _fake_run(calls, fail={'r1'}))
+  with pytest.raises(SystemExit, match='r1 failed with exit code 1'):
+    sweep.run_all(runs, str(tmp_path), log=lambda _: None)
+  assert calls == ['r0', 'r1']  # Nothing started after the failure.
