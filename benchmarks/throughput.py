@@ -3,9 +3,11 @@ equivalent PyTorch model (same layers, batch and Adam), and against the device's
 arithmetic limit.
 
   python benchmarks/throughput.py [--steps=200] [--score_images=20000]
+  python benchmarks/throughput.py --steps=2000 --score_images=60000   # on a GPU
 
-PyTorch is optional: without it, its rows say so. Prints a markdown table to
-paste into BENCHMARKS.md (with the machine and the date).
+Runs on JAX's default device; PyTorch runs on the same kind (CUDA where JAX
+runs on a GPU). PyTorch is optional: without it, its rows say so. Prints a
+markdown table to paste into BENCHMARKS.md (with the machine and the date).
 """
 
 import os
@@ -100,21 +102,27 @@ def jax_throughput(images, labels):
 
 
 def torch_throughput(images, labels):
-  """(train images/s, score images/s), or None without PyTorch."""
+  """(train images/s, score images/s, version, threads or GPU), or None
+  without PyTorch. On the GPU when JAX runs on one, with PyTorch's defaults."""
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
     return None
   from torch import nn  # pylint: disable=g-import-not-at-top
+  on_gpu = jax.default_backend() == 'gpu' and torch.cuda.is_available()
+  device = torch.device('cuda' if on_gpu else 'cpu')
+  # GPU work is asynchronous: a timed call must wait for it.
+  synchronize = torch.cuda.synchronize if on_gpu else lambda: None
   torch.manual_seed(0)
   net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3),
                       nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128),
-                      nn.ReLU(), nn.Linear(128, 10))
+                      nn.ReLU(), nn.Linear(128, 10)).to(device)
   optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
   loss_fn = nn.CrossEntropyLoss()
   # As a user would: float images normalised once, batches sliced on the fly.
-  x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - 0.1307) / 0.3081
-  y = torch.from_numpy(labels.astype(np.int64))
+  x = ((torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - 0.1307)
+       / 0.3081).to(device)
+  y = torch.from_numpy(labels.astype(np.int64)).to(device)
   n = len(y)
 
   def run_steps():
@@ -124,6 +132,7 @@ def torch_throughput(images, labels):
       loss = loss_fn(net(x[start:start + FLAGS.batch_size]), y[start:start + FLAGS.batch_size])
       loss.backward()
       optimizer.step()
+    synchronize()
 
   run_steps()
   train_rate = FLAGS.steps * FLAGS.batch_size / best_of(FLAGS.repeats, run_steps)
@@ -134,16 +143,18 @@ def torch_throughput(images, labels):
     with torch.no_grad():
       for start in range(0, len(pool), FLAGS.score_chunk_size):
         torch.softmax(net(pool[start:start + FLAGS.score_chunk_size]), -1).max(-1)
+    synchronize()
 
   scorer()
   score_rate = len(pool) / best_of(FLAGS.repeats, scorer)
-  return train_rate, score_rate, torch.__version__, torch.get_num_threads()
+  where = torch.cuda.get_device_name() if on_gpu else f'{torch.get_num_threads()} threads'
+  return train_rate, score_rate, torch.__version__, where
 
 
-def matmul_peak_flops(size: int = 2048) -> float:
+def matmul_peak_flops(size: int) -> float:
   """The device's float32 arithmetic limit as measured: FLOP/s of a large
-  matrix product, XLA's best case (the nominal clock x FMA width of
-  /proc/cpuinfo was below what the cores really run at)."""
+  matrix product at JAX's default precision, XLA's best case (the nominal clock
+  x FMA width of /proc/cpuinfo was below what the cores really run at)."""
   a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
   product = jax.jit(lambda a: a @ a)
   jax.block_until_ready(product(a))
@@ -162,7 +173,9 @@ def main(argv):
       images, labels)
   baseline = torch_throughput(images, labels) if FLAGS.pytorch else None
   device = jax.devices()[0]
-  peak = matmul_peak_flops()
+  # A GPU needs a larger product to reach its peak.
+  peak_size = 2048 if device.platform == 'cpu' else 8192
+  peak = matmul_peak_flops(peak_size)
   print(f'machine: {sweep.machine()}; JAX {jax.__version__} on {len(jax.devices())} '
         f'{device.platform} device(s) ({device.device_kind}); {sweep.today()}')
   print(f'batch {FLAGS.batch_size}, {FLAGS.steps} timed steps, {FLAGS.score_images} images '
@@ -178,9 +191,12 @@ def main(argv):
     ratio = f'{ours / theirs:.2f}x' if theirs else '-'
     print(f'| {name} | {ours:,.0f} | {f"{theirs:,.0f}" if theirs else "not installed"} | '
           f'{ratio} | {flops / 1e6:.1f} M | {100 * ours * flops / peak:.1f} % |')
+  print(f'\nScoring {FLAGS.score_images:,} images took {1e3 * FLAGS.score_images / score_rate:.1f} '
+        f'ms (pl_jax).')
   if baseline:
-    print(f'\nPyTorch {baseline[2]}, {baseline[3]} threads.')
-  print(f'Peak: {peak / 1e9:.0f} GFLOP/s, a 2048 x 2048 float32 matrix product as measured.')
+    print(f'PyTorch {baseline[2]}, {baseline[3]}.')
+  print(f'Peak: {peak / 1e9:,.0f} GFLOP/s, a {peak_size} x {peak_size} float32 matrix product '
+        'at JAX\'s default precision, as measured.')
   if FLAGS.json_out:
     atomic.write_json(FLAGS.json_out, {
         'devices': len(jax.devices()), 'train_images_per_s': train_rate,
