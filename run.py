@@ -52,9 +52,10 @@ flags.DEFINE_float('max_shear', 0.0, 'Augmentation: random horizontal shear (sla
                    'this angle.')
 flags.DEFINE_float('elastic', 0.0, 'Augmentation: elastic distortion (Simard et al. 2003) '
                    'whose displacement has this standard deviation in pixels.')
-flags.DEFINE_enum('selection', 'threshold', ['threshold', 'balanced'], 'threshold: every '
-                  'candidate above --threshold (the seed); balanced: at most a share per '
-                  'predicted class.')
+flags.DEFINE_enum('selection', 'threshold', ['threshold', 'balanced', 'class_share'],
+                  'threshold: every candidate above --threshold (the seed); balanced: at most '
+                  'an equal share of the candidates per predicted class; class_share: at most '
+                  'a share of the candidates predicted as each class.')
 flags.DEFINE_float('curriculum_step', 0.0, 'Iteration k selects at most a share '
                    'min(1, k * step) of the candidates; 0: no cap.')
 flags.DEFINE_bool('revise', False, 'Re-label every non-human example each iteration '

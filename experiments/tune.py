@@ -36,6 +36,7 @@ VARIANTS = {
     'mixup1_iter16_steps3000_cosine_ema': ('--mixup=1', '--iterations=16', '--min_steps=3000',
                                            '--lr_schedule=cosine', '--ema_decay=0.999'),
     'all_labels_width2_mixup1': (*ALL_LABELS, '--width=2', '--mixup=1'),
+    'class_share': ('--selection=class_share',),
     'mixup02': ('--mixup=0.2',),
     'steps3000': ('--min_steps=3000',),
     'cosine_ema': ('--lr_schedule=cosine', '--ema_decay=0.999'),

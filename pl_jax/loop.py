@@ -37,7 +37,7 @@ from pl_jax import consistency as consistency_lib
 STOP_MAX_ITERATIONS = 'max_iterations'
 STOP_NO_NEW_LABELS = 'no_new_labels'
 STOP_POOL_EMPTY = 'pool_empty'
-SELECTIONS = ('threshold', 'balanced')
+SELECTIONS = ('threshold', 'balanced', 'class_share')
 # What a run writes into its workdir (and --overwrite removes).
 RUN_FILES = ('results.json', 'labels.npz', 'pseudo_labels.csv', 'scores.npz',
              checkpoint.DIRECTORY)
@@ -71,7 +71,9 @@ class Config:
   max_shear: float = 0.0
   # Elastic distortion: the displacement's standard deviation in pixels.
   elastic: float = 0.0
-  # 'threshold' (the seed's rule) or 'balanced' (at most a share per class).
+  # 'threshold' (the seed's rule), 'balanced' (at most an equal share of the
+  # candidates per predicted class) or 'class_share' (at most a share of the
+  # candidates predicted as each class); see select.py.
   selection: str = 'threshold'
   # Iteration k may select a share min(1, k * curriculum_step) of the candidates
   # (spread over the classes); 0: no cap.
@@ -319,6 +321,10 @@ def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
   confidence, predicted, _ = scores
   if config.selection == 'threshold' and config.curriculum_step <= 0:
     return select.select_confident(confidence, candidates, config.threshold)
+  if config.selection == 'class_share':
+    return select.select_class_share(
+        confidence, predicted, candidates, config.threshold,
+        select.curriculum_share(iteration, config.curriculum_step), num_classes)
   per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, iteration,
                                           config.curriculum_step)
   if config.selection == 'threshold':  # A capped threshold rule: a share of the whole.

@@ -5,6 +5,8 @@ whose `source` says, for each example, whether its label came from a human, was
 adopted as a pseudo-label, or whether it is still in the unlabeled pool.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -77,6 +79,19 @@ def adopt_pseudo_labels(state: LabelState, selected: jax.Array, predicted: jax.A
       confidence=jnp.where(adopt, confidence, state.confidence))
 
 
+def _rank_within_class(score: jax.Array, predicted: jax.Array) -> jax.Array:
+  """Each example's rank by falling score among the examples of its predicted
+  class: 0 for the highest. score: float32[N]; predicted: int32[N] -> int32[N].
+  Ties go to the lower index."""
+  n = score.shape[0]
+  # Sort by class, then by falling score; an example's rank is its distance
+  # from the first of its class in that order.
+  order = jnp.lexsort((jnp.arange(n), -score, predicted))
+  sorted_class = predicted[order]
+  rank_sorted = jnp.arange(n) - jnp.searchsorted(sorted_class, sorted_class, side='left')
+  return jnp.zeros(n, jnp.int32).at[order].set(rank_sorted.astype(jnp.int32))
+
+
 @jax.jit
 def select_balanced(confidence: jax.Array, predicted: jax.Array, candidates: jax.Array,
                     threshold: float | jax.Array, per_class: int | jax.Array) -> jax.Array:
@@ -87,26 +102,48 @@ def select_balanced(confidence: jax.Array, predicted: jax.Array, candidates: jax
   selected); per_class: scalar. Returns bool[N]. Ties go to the lower index.
   """
   eligible = candidates & (confidence > threshold)
-  score = jnp.where(eligible, confidence, -1.0)
-  n = confidence.shape[0]
-  # Sort by class, then by falling score; an example's rank is its distance
-  # from the first of its class in that order.
-  order = jnp.lexsort((jnp.arange(n), -score, predicted))
-  sorted_class = predicted[order]
-  rank_sorted = jnp.arange(n) - jnp.searchsorted(sorted_class, sorted_class, side='left')
-  rank = jnp.zeros(n, jnp.int32).at[order].set(rank_sorted.astype(jnp.int32))
+  rank = _rank_within_class(jnp.where(eligible, confidence, -1.0), predicted)
   return eligible & (rank < per_class)
+
+
+@functools.partial(jax.jit, static_argnames='num_classes')
+def select_class_share(confidence: jax.Array, predicted: jax.Array, candidates: jax.Array,
+                       threshold: float | jax.Array, share: float | jax.Array,
+                       num_classes: int) -> jax.Array:
+  """Above threshold, and within each predicted class at most the most confident
+  `share` (rounded up) of the candidates predicted as that class.
+
+  Unlike select_balanced's one cap for all, each class's cap follows how many
+  candidates the model gives it, so classes of unequal size (MNIST's ones
+  outnumber its fives by a quarter) are each taken whole once share reaches 1,
+  and a small class's spare room under an equal cap is never filled with
+  another class's examples. confidence: float32[N]; predicted: int32[N];
+  candidates: bool[N]; share: scalar in [0, 1]. Returns bool[N].
+  """
+  eligible = candidates & (confidence > threshold)
+  rank = _rank_within_class(jnp.where(eligible, confidence, -1.0), predicted)
+  counts = jax.ops.segment_sum(candidates.astype(jnp.int32), predicted, num_classes)
+  # Rounded up, but float32's error (a few thousandths at 60,000 candidates)
+  # must not lift an exact product such as 0.6 * 5 to the next integer.
+  cap = jnp.ceil(share * counts[predicted] - 0.01).astype(jnp.int32)
+  return eligible & (rank < cap)
+
+
+def curriculum_share(iteration: int, step: float) -> float:
+  """The share of the candidates iteration k may select: min(1, k * step)
+  (Curriculum Labeling's growing share); step <= 0 means all."""
+  if step <= 0:
+    return 1.0
+  return min(1.0, round(iteration * step, 9))  # 3 * 0.2 is 0.6000000000000001.
 
 
 def curriculum_per_class(n_candidates: int, num_classes: int, iteration: int,
                          step: float) -> int:
-  """How many per class iteration k may select: a share min(1, k * step) of the
-  candidates, spread over the classes (Curriculum Labeling's growing share).
-  step <= 0 means no cap."""
+  """How many per class iteration k may select: curriculum_share's share of the
+  candidates, spread evenly over the classes. step <= 0 means no cap."""
   if step <= 0:
     return n_candidates
-  share = min(1.0, round(iteration * step, 9))  # 3 * 0.2 is 0.6000000000000001.
-  return int(np.ceil(share * n_candidates / num_classes))
+  return int(np.ceil(curriculum_share(iteration, step) * n_candidates / num_classes))
 
 
 @jax.jit

@@ -100,11 +100,13 @@ def test_oracle_metrics_are_named_in_the_readme():
     assert f'`{name}` (oracle)' in readme
 
 
-def test_every_lever_together_compiles_once(small_mnist):
-  """Revisable, balanced, curriculum, augmentation, cosine, consistency, EMA, mixup."""
+@pytest.mark.parametrize('selection', ['balanced', 'class_share'])
+def test_every_lever_together_compiles_once(small_mnist, selection):
+  """Revisable, balanced (or class share), curriculum, augmentation, cosine,
+  consistency, EMA, mixup."""
   config = loop.Config(n_labeled=300, threshold=0.5, iterations=3, epochs=1, min_steps=40,
                        frozen=(), max_shift=2, max_degrees=10.0, max_scale=0.1,
-                       selection='balanced', curriculum_step=0.3, revise=True, stratified=True,
+                       selection=selection, curriculum_step=0.3, revise=True, stratified=True,
                        lr_schedule='cosine', consistency_weight=1.0, consistency_threshold=0.5,
                        strong_max_degrees=20.0, strong_cutout=8, ema_decay=0.99,
                        mixup=0.4, warm_start=True)
@@ -119,11 +121,13 @@ def test_every_lever_together_compiles_once(small_mnist):
     assert after['n_pseudo'] == before['n_selected']
     assert after['pool_size'] == 2000 - 300  # Every non-human example is a candidate.
   for iteration, row in enumerate(rows, 1):
-    per_class = select.curriculum_per_class(1700, 10, iteration, 0.3)
-    assert row['n_selected'] <= per_class * 10
+    # Either rule takes at most the curriculum's share (rounded up per class).
+    share = select.curriculum_share(iteration, 0.3)
+    assert 0 < row['n_selected'] <= share * 1700 + 10
   labels = result.labels
   source = np.asarray(labels.source)
   picked = np.asarray(labels.labels)[source == select.PSEUDO]
-  last_cap = select.curriculum_per_class(1700, 10, 3, 0.3)
-  assert np.bincount(picked, minlength=10).max() <= last_cap
+  if selection == 'balanced':
+    last_cap = select.curriculum_per_class(1700, 10, 3, 0.3)
+    assert np.bincount(picked, minlength=10).max() <= last_cap
   assert (np.asarray(labels.iteration)[source == select.PSEUDO] == 3).all()
