@@ -37,6 +37,11 @@ VARIANTS = {
                                            '--lr_schedule=cosine', '--ema_decay=0.999'),
     'all_labels_width2_mixup1': (*ALL_LABELS, '--width=2', '--mixup=1'),
     'class_share': ('--selection=class_share',),
+    'class_share_iter16': ('--selection=class_share', '--iterations=16'),
+    # Mixup's pseudo-labels are nearly all right but few pass 0.99: keep them.
+    'mixup1_iter16_norevise': ('--mixup=1', '--iterations=16', '--norevise'),
+    'mixup1_iter16_norevise_class_share': ('--mixup=1', '--iterations=16', '--norevise',
+                                           '--selection=class_share'),
     'mixup02': ('--mixup=0.2',),
     'steps3000': ('--min_steps=3000',),
     'cosine_ema': ('--lr_schedule=cosine', '--ema_decay=0.999'),
