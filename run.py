@@ -64,6 +64,8 @@ flags.DEFINE_enum('lr_schedule', 'constant', ['constant', 'cosine'], 'Learning r
                   'each iteration\'s training: constant (the seed) or cosine (annealed to 0).')
 flags.DEFINE_float('mixup', 0.0, 'Mixup\'s alpha: train on pairs of images mixed with a '
                    'Beta(alpha, alpha) weight, against both labels; 0: off.')
+flags.DEFINE_integer('human_per_batch', 0, 'Add this many human-labeled examples, drawn at '
+                     'random, to every training batch; 0: none.')
 flags.DEFINE_float('ema_decay', 0.0, 'Score the pool and the test set with a moving average '
                    'of the weights, of this decay per step; 0: the weights themselves.')
 flags.DEFINE_float('consistency_weight', 0.0, 'Weight of FixMatch\'s consistency term '
@@ -159,6 +161,8 @@ def flag_errors() -> list[str]:
       (FLAGS.seed >= 0, f'--seed must be >= 0, got {FLAGS.seed}'),
       (FLAGS.score_chunk_size >= 1,
        f'--score_chunk_size must be >= 1, got {FLAGS.score_chunk_size}'),
+      (FLAGS.human_per_batch >= 0,
+       f'--human_per_batch must be >= 0, got {FLAGS.human_per_batch}'),
       (FLAGS.mixup >= 0, f'--mixup must be >= 0, got {FLAGS.mixup}'),
       (0 <= FLAGS.ema_decay < 1, f'--ema_decay must be in [0, 1), got {FLAGS.ema_decay}'),
       (FLAGS.consistency_weight >= 0,

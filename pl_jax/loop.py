@@ -87,6 +87,9 @@ class Config:
   # Mixup's alpha (augment.mixup_pairs): train on mixed pairs of images against
   # their mixed labels, which makes wrong pseudo-labels harder to memorise; 0: off.
   mixup: float = 0.0
+  # Human-labeled examples added to every batch (drawn at random), so that a
+  # few clean labels are not drowned by many pseudo-labels (Arazo et al. 2020).
+  human_per_batch: int = 0
   # Score the pool (and test) with a moving average of the weights, of this
   # decay per step (train.ema_update); 0: the weights themselves (the seed).
   ema_decay: float = 0.0
@@ -246,6 +249,8 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     log('warning: no test split, so no reality check: test metrics are absent')
 
   sharding.check_divisible(config.batch_size, mesh, 'batch_size')
+  sharding.check_divisible(config.batch_size + config.human_per_batch, mesh,
+                           'batch_size + human_per_batch')
   sharding.check_divisible(config.score_chunk_size, mesh, 'score_chunk_size')
   batches = sharding.batch_sharding(mesh)
   images = jax.device_put(dataset.train_images, sharding.replicated(mesh))
@@ -262,7 +267,8 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
           batch_size=config.batch_size, min_steps=config.min_steps,
           augmentation=config.augmentation, sharding=batches,
           lr_schedule=config.lr_schedule, consistency=config.consistency,
-          mixup=config.mixup, progress=progress,
+          mixup=config.mixup, human_per_batch=config.human_per_batch,
+          human_mask=label_state.source == select.HUMAN, progress=progress,
           description=f'iteration {iteration}')
       jax.block_until_ready(train_state.params)
     train_seconds = time.perf_counter() - start

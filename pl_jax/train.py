@@ -177,7 +177,7 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
 
 
 @functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
-                                              'consistency', 'mixup'),
+                                              'consistency', 'mixup', 'human_per_batch'),
                    donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
@@ -185,7 +185,8 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
                   sharding: NamedSharding | None = None,
                   lr_scale: jax.Array | float = 1.0,
                   consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
-                  mixup: float = 0.0,
+                  mixup: float = 0.0, human_per_batch: int = 0,
+                  human: tuple[jax.Array, jax.Array] | None = None,
                   ) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
@@ -197,10 +198,18 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   the step's learning-rate multiplier (see lr_scale); consistency: the
   consistency term, whose consistency.ratio * batch_size images are drawn
   uniformly from the whole image array; mixup: mixup's Beta(alpha, alpha)
-  parameter alpha (augment.mixup_pairs), 0: no mixup.
+  parameter alpha (augment.mixup_pairs), 0: no mixup; human_per_batch: this
+  many human-labeled examples, drawn at random from human = (human_index
+  from human_examples, their count), join the batch (none while the count is 0).
   """
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
   weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
+  if human_per_batch:
+    human_index, n_human = human
+    drawn = jax.random.randint(jax.random.fold_in(jax.random.fold_in(key, step), 0x4A),
+                               (human_per_batch,), 0, jnp.maximum(n_human, 1))
+    batch = jnp.concatenate([batch, human_index[drawn]])
+    weights = jnp.concatenate([weights, jnp.full(human_per_batch, n_human > 0, jnp.float32)])
   batch_images, batch_labels = images[batch], labels[batch]
   if sharding is not None:  # Data parallel: each device takes a slice of the batch.
     batch_images, batch_labels, weights = jax.lax.with_sharding_constraint(
@@ -219,7 +228,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   mixing = None
   if mixup > 0:
     mixing = augment.mixup_pairs(jax.random.fold_in(jax.random.fold_in(key, step), 0x313),
-                                 batch_size, mixup)
+                                 batch_size + human_per_batch, mixup)
   state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale, unlabeled,
                            consistency, mixing)
   if sharding is not None:  # Whole on every device, so every host can read it.
@@ -228,7 +237,8 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
 
 
 @functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
-                                              'lr_schedule', 'consistency', 'mixup'),
+                                              'lr_schedule', 'consistency', 'mixup',
+                                              'human_per_batch'),
                    donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, batch_size: int,
@@ -236,7 +246,8 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
                 sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
                 first_step: jax.Array | int = 0, total_steps: jax.Array | int = 1,
                 consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
-                mixup: float = 0.0,
+                mixup: float = 0.0, human_per_batch: int = 0,
+                human_mask: jax.Array | None = None,
                 ) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
@@ -244,7 +255,8 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
   The steps run in a lax.fori_loop whose length, ceil(sum(train_mask) /
   batch_size), is a traced value: one compilation serves every mask. first_step
   and total_steps place the epoch in its training run, for the learning-rate
-  schedule (lr_scale).
+  schedule (lr_scale). human_per_batch > 0 adds that many examples drawn from
+  human_mask (bool[N]) to every batch (train_step_at).
 
   Returns the new state and the mean batch loss, float32[].
   """
@@ -254,15 +266,24 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
   order = epoch_order(key, train_mask, batch_size)
   n_train = jnp.sum(train_mask, dtype=jnp.int32)
   n_steps = (n_train + batch_size - 1) // batch_size
+  human = human_examples(human_mask) if human_per_batch else None
 
   def step_fn(step, carry):
     state, loss_sum = carry
     state, loss = train_step_at(
         state, order, step, augment_key, images, labels, n_train, batch_size, augmentation,
-        sharding, lr_scale(lr_schedule, first_step + step, total_steps), consistency, mixup)
+        sharding, lr_scale(lr_schedule, first_step + step, total_steps), consistency, mixup,
+        human_per_batch, human)
     return state, loss_sum + loss
   state, loss_sum = jax.lax.fori_loop(0, n_steps, step_fn, (state, jnp.float32(0)))
   return state, loss_sum / jnp.maximum(n_steps, 1)
+
+
+def human_examples(human_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(indices int32[N] whose first `count` are the human-labeled examples, count
+  int32[]): fixed shapes, so the step compiles once whatever the labels."""
+  index = jnp.argsort(~human_mask, stable=True).astype(jnp.int32)
+  return index, jnp.sum(human_mask, dtype=jnp.int32)
 
 
 def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> int:
@@ -280,13 +301,14 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         augmentation: augment.Augmentation = augment.Augmentation(),
         sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
         consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
-        mixup: float = 0.0, progress: bool = True,
-        description: str = 'train') -> tuple[TrainState, list[float]]:
+        mixup: float = 0.0, human_per_batch: int = 0, human_mask: jax.Array | None = None,
+        progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss.
 
   lr_schedule: how the learning rate moves over this run's steps (lr_scale);
   consistency: the consistency term on images drawn from all of `images`;
-  mixup: mixup's alpha, 0: off (train_step_at).
+  mixup: mixup's alpha, 0: off (train_step_at); human_per_batch: examples
+  of human_mask (bool[N]) added to every batch.
   """
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, batch_size, epochs, min_steps)
@@ -298,7 +320,7 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
                                 train_mask, batch_size, augmentation, sharding, lr_schedule,
                                 epoch * steps_per_epoch, total * steps_per_epoch, consistency,
-                                mixup)
+                                mixup, human_per_batch, human_mask)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -158,6 +158,28 @@ def test_mixup_with_itself_is_the_plain_step_and_otherwise_mixes_both_labels(sma
   assert abs(float(loss) - float(plain_loss)) > 1e-3
 
 
+def test_human_examples_join_every_batch_and_only_they(small_mnist):
+  human_mask = jnp.zeros(64, bool).at[jnp.array([5, 17, 40])].set(True)
+  index, count = train.human_examples(human_mask)
+  chex.assert_shape(index, (64,))
+  assert int(count) == 3 and sorted(index[:3].tolist()) == [5, 17, 40]
+  # One image everywhere; humans say 3, the rest 7. With no training example in
+  # the batch (n_train 0), the loss is the humans' alone: the loss of label 3.
+  images = jnp.broadcast_to(jnp.asarray(small_mnist.train_images[:1]), (64, 28, 28, 1))
+  labels = jnp.where(human_mask, 3, 7).astype(jnp.int32)
+  order = train.epoch_order(jax.random.PRNGKey(1), jnp.zeros(64, bool), 16)
+  args = (order, 0, jax.random.PRNGKey(2), images, labels, 0, 16, augment.Augmentation())
+  _, loss = train.train_step_at(_state(), *args, human_per_batch=4, human=(index, count))
+  logits = MODEL.apply({'params': _state().params}, images[:1])
+  expected = train.weighted_cross_entropy(logits, jnp.array([3]), jnp.ones(1))
+  np.testing.assert_allclose(loss, expected, rtol=1e-5)
+  # No human label at all: nothing to learn from, and no NaN.
+  empty = train.human_examples(jnp.zeros(64, bool))
+  state, loss = train.train_step_at(_state(), *args, human_per_batch=4, human=empty)
+  assert float(loss) == 0.0
+  chex.assert_trees_all_close(state.params, _state().params)
+
+
 def test_ema_follows_the_weights_with_a_warm_up():
   model = models.CNN()
   optimizer = train.make_optimizer(1e-3)
