@@ -13,7 +13,7 @@ def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray |
                test_labels: np.ndarray | None = None, *,
                class_names: tuple[str, ...] | None = None,
                manual_labels: np.ndarray | None = None, workdir: str | None = None,
-               recipe: str = 'seed', progress: bool = True, log=print,
+               recipe: str = recipes.DEFAULT, progress: bool = True, log=print,
                **config) -> loop.Result:
   """Pseudo-labels `images` whose label is -1, from those that have one.
 

@@ -23,3 +23,13 @@ def test_unknown_recipe_or_setting():
     recipes.make_config('seed', speed=11)
   with pytest.raises(ValueError, match='selection must be one of'):
     recipes.make_config('seed', selection='random')
+
+
+def test_run_py_and_the_api_default_to_the_same_recipe():
+  import inspect  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  from pl_jax import api  # pylint: disable=g-import-not-at-top
+  assert recipes.DEFAULT in recipes.RECIPES and recipes.DEFAULT != 'seed'
+  assert inspect.signature(api.self_train).parameters['recipe'].default == recipes.DEFAULT
+  run_py = open(os.path.join(os.path.dirname(__file__), '..', 'run.py')).read()
+  assert f"flags.DEFINE_string('recipe', '{recipes.DEFAULT}'," in run_py
