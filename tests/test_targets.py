@@ -1,0 +1,26 @@
+"""experiments/targets.py: the default recipe on fresh seeds, never the tuning seed."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+
+
+def _targets(*args):
+  return subprocess.run([sys.executable, 'experiments/targets.py', '--summarize_only',
+                         '--benchmarks=/dev/null', '--runs_dir=/nonexistent', *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=120)
+
+
+def test_the_tuning_seed_is_refused():
+  done = _targets('--seeds=0,100')
+  assert done.returncode == 2 and 'seed 100 was used for tuning' in done.stderr
+
+
+def test_the_table_has_every_target_and_no_number_without_a_run():
+  done = _targets()
+  assert done.returncode == 0, done.stderr
+  for row in ('100 (10 per class) | 99.0 %', '100 (random, the default command) | 98.5 %',
+              '1,000 (random) | 99.3 %', '60,000 (all) | 99.5 %'):
+    assert f'| {row} | 0/3 | - | - | - | - |' in done.stdout
