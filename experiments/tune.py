@@ -48,6 +48,7 @@ VARIANTS = {
                                    '--human_per_batch=16'),
     # A slower curriculum: the model is further along when it meets the hard tail.
     'curriculum01_iter16': ('--curriculum_step=0.1', '--iterations=16'),
+    'mixup02_iter16_norevise': ('--mixup=0.2', '--iterations=16', '--norevise'),
     'mixup02': ('--mixup=0.2',),
     'steps3000': ('--min_steps=3000',),
     'cosine_ema': ('--lr_schedule=cosine', '--ema_decay=0.999'),
