@@ -64,6 +64,8 @@ flags.DEFINE_enum('lr_schedule', 'constant', ['constant', 'cosine'], 'Learning r
                   'each iteration\'s training: constant (the seed) or cosine (annealed to 0).')
 flags.DEFINE_float('mixup', 0.0, 'Mixup\'s alpha: train on pairs of images mixed with a '
                    'Beta(alpha, alpha) weight, against both labels; 0: off.')
+flags.DEFINE_integer('final_epochs', 0, 'Epochs of the last iteration (at least --epochs), '
+                     'which trains the model the run leaves; 0: as the others.')
 flags.DEFINE_integer('human_per_batch', 0, 'Add this many human-labeled examples, drawn at '
                      'random, to every training batch; 0: none.')
 flags.DEFINE_float('ema_decay', 0.0, 'Score the pool and the test set with a moving average '
@@ -155,6 +157,7 @@ def flag_errors() -> list[str]:
        f'--n_labeled must be in [1, {data.TRAIN_SIZE}], got {FLAGS.n_labeled}'),
       (FLAGS.iterations >= 1, f'--iterations must be >= 1, got {FLAGS.iterations}'),
       (FLAGS.epochs >= 1, f'--epochs must be >= 1, got {FLAGS.epochs}'),
+      (FLAGS.final_epochs >= 0, f'--final_epochs must be >= 0, got {FLAGS.final_epochs}'),
       (FLAGS.min_steps >= 0, f'--min_steps must be >= 0, got {FLAGS.min_steps}'),
       (FLAGS.batch_size >= 1, f'--batch_size must be >= 1, got {FLAGS.batch_size}'),
       (FLAGS.width >= 1, f'--width must be >= 1, got {FLAGS.width}'),

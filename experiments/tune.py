@@ -49,6 +49,11 @@ VARIANTS = {
     # A slower curriculum: the model is further along when it meets the hard tail.
     'curriculum01_iter16': ('--curriculum_step=0.1', '--iterations=16'),
     'mixup02_iter16_norevise': ('--mixup=0.2', '--iterations=16', '--norevise'),
+    # The last iteration trains longer; with every label, it is the only one.
+    'final10': ('--final_epochs=10',),
+    'all_labels_default': ('--n_labeled=60000', '--nostratified'),
+    'all_labels_final20_ema': ('--n_labeled=60000', '--nostratified', '--final_epochs=20',
+                               '--ema_decay=0.999'),
     'mixup02': ('--mixup=0.2',),
     'steps3000': ('--min_steps=3000',),
     'cosine_ema': ('--lr_schedule=cosine', '--ema_decay=0.999'),

@@ -87,6 +87,10 @@ class Config:
   # Mixup's alpha (augment.mixup_pairs): train on mixed pairs of images against
   # their mixed labels, which makes wrong pseudo-labels harder to memorise; 0: off.
   mixup: float = 0.0
+  # Epochs of the last iteration (at least `epochs`): the final model, the one a
+  # run leaves, trains longer. The last is iteration `iterations`, or one with no
+  # candidate left, as when every example has a human label. 0: as the others.
+  final_epochs: int = 0
   # Human-labeled examples added to every batch (drawn at random), so that a
   # few clean labels are not drowned by many pseudo-labels (Arazo et al. 2020).
   human_per_batch: int = 0
@@ -259,11 +263,13 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
   for iteration in range(first, config.iterations + 1):
     if train_state is None or not config.warm_start:
       train_state = new_model(iteration)
+    last = iteration == config.iterations or not bool(candidates_of(label_state, config).any())
     start = time.perf_counter()
     with timing.CompileClock() as train_compiling:
       train_state, losses = train.fit(
           train_state, jax.random.fold_in(shuffle_key, iteration), images,
-          label_state.labels, label_state.train_mask, epochs=config.epochs,
+          label_state.labels, label_state.train_mask,
+          epochs=max(config.epochs, config.final_epochs) if last else config.epochs,
           batch_size=config.batch_size, min_steps=config.min_steps,
           augmentation=config.augmentation, sharding=batches,
           lr_schedule=config.lr_schedule, consistency=config.consistency,
@@ -281,7 +287,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
       test_scores = (score.score(model.apply, scoring_params, test_images,
                                  config.score_chunk_size, batches)
                      if dataset.has_test else None)
-      candidates = (label_state.source != select.HUMAN) if config.revise else label_state.in_pool
+      candidates = candidates_of(label_state, config)
       selected = choose(config, scores, candidates, dataset.num_classes, iteration)
       (confidence, predicted, margin), test_scores, selected, candidates = jax.device_get(
           (scores, test_scores, selected, candidates))
@@ -315,6 +321,12 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
       break
   return Result(record, model, train.evaluation_params(train_state),
                 jax.device_get(label_state))
+
+
+def candidates_of(label_state: select.LabelState, config: Config) -> jax.Array:
+  """bool[N]: who an iteration may pseudo-label: the pool, or with config.revise
+  every example without a human label."""
+  return (label_state.source != select.HUMAN) if config.revise else label_state.in_pool
 
 
 def choose(config: Config, scores, candidates: jax.Array, num_classes: int,

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 
@@ -131,3 +132,18 @@ def test_every_lever_together_compiles_once(small_mnist, selection):
     last_cap = select.curriculum_per_class(1700, 10, 3, 0.3)
     assert np.bincount(picked, minlength=10).max() <= last_cap
   assert (np.asarray(labels.iteration)[source == select.PSEUDO] == 3).all()
+
+
+def test_the_last_iteration_trains_final_epochs(small_mnist):
+  # A threshold at chance selects every candidate, and with revise every
+  # non-human example stays one: iteration 2 is the last by its number.
+  config = loop.Config(n_labeled=300, threshold=0.1, iterations=2, epochs=1, min_steps=0,
+                       final_epochs=3, frozen=(), revise=True)
+  rows = loop.self_train(small_mnist, config, progress=False, log=lambda _: None
+                         ).record['iterations']
+  assert [row['epochs'] for row in rows] == [1, 3]
+  # Every label human: no candidate, so the first iteration is the last.
+  everything = dataclasses.replace(config, n_labeled=len(small_mnist.train_labels))
+  rows = loop.self_train(small_mnist, everything, progress=False, log=lambda _: None
+                         ).record['iterations']
+  assert [row['epochs'] for row in rows] == [3]
