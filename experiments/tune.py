@@ -54,6 +54,7 @@ VARIANTS = {
     'all_labels_default': ('--n_labeled=60000', '--nostratified'),
     'all_labels_final20_ema': ('--n_labeled=60000', '--nostratified', '--final_epochs=20',
                                '--ema_decay=0.999'),
+    'final20_ema': ('--final_epochs=20', '--ema_decay=0.999'),
     'mixup02': ('--mixup=0.2',),
     'steps3000': ('--min_steps=3000',),
     'cosine_ema': ('--lr_schedule=cosine', '--ema_decay=0.999'),
