@@ -14,6 +14,7 @@ def test_explicit_settings_win():
   config = recipes.make_config('strong', iterations=3, threshold=0.9)
   assert config.iterations == 3 and config.threshold == 0.9
   assert config.revise and config.warm_start and config.max_shift == 2
+  assert config.final_epochs == 20 and config.ema_decay == 0.999
 
 
 def test_unknown_recipe_or_setting():
