@@ -79,12 +79,8 @@ def summary() -> str:
   ]
   for row in FLAGS.rows:
     done = sweep.finished_results(FLAGS.runs_dir, row, FLAGS.seeds)
-    last = [r['iterations'][-1]['test_accuracy'] for r in done]
-    best = [max(it['test_accuracy'] for it in r['iterations']) for r in done]
-    labels = [r['iterations'][-1]['train_label_accuracy'] for r in done]
-    lines.append(
-        f'| {row} | {ROWS[row][1]} | {len(done)}/{len(FLAGS.seeds)} | {sweep.mean_std(last)} '
-        f'| {sweep.mean_std(best)} | {sweep.mean_std(labels)} | {sweep.mean_minutes(done)} |')
+    lines.append(f'| {row} | {ROWS[row][1]} | {len(done)}/{len(FLAGS.seeds)} '
+                 f'| {sweep.outcome_cells(done)} |')
   return '\n'.join(lines)
 
 

@@ -99,10 +99,7 @@ def summary() -> str:
     devices = r['devices']
     lines.append(
         f'| {variant} | `{" ".join(VARIANTS[variant]) or "-"}` | {done} '
-        f'| {sweep.mean_std([rows[-1]["test_accuracy"]])} '
-        f'| {sweep.mean_std([max(it["test_accuracy"] for it in rows)])} '
-        f'| {sweep.mean_std([rows[-1]["train_label_accuracy"]])} '
-        f'| {sweep.mean_minutes([r])} | {devices["count"]} x {devices["kind"]} |')
+        f'| {sweep.outcome_cells([r])} | {devices["count"]} x {devices["kind"]} |')
   return '\n'.join(lines)
 
 

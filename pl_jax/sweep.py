@@ -130,6 +130,17 @@ def mean_std(values, unit: str = ' %') -> str:
   return f'{100 * np.mean(values):.2f} +- {100 * np.std(values, ddof=1):.2f}{unit}'
 
 
+def outcome_cells(results: list[dict]) -> str:
+  """The table cells the sweeps share, over runs' results.json (each with an
+  iteration done): final test accuracy, the best iteration's, the share of
+  correct training labels at the end (mean +- std each), the mean wall minutes."""
+  last = [r['iterations'][-1]['test_accuracy'] for r in results]
+  best = [max(it['test_accuracy'] for it in r['iterations']) for r in results]
+  labels = [r['iterations'][-1]['train_label_accuracy'] for r in results]
+  return (f'{mean_std(last)} | {mean_std(best)} | {mean_std(labels)} '
+          f'| {mean_minutes(results)}')
+
+
 def machine() -> str:
   """CPU model and core count (or the accelerator JAX sees)."""
   model = platform.processor() or platform.machine()
