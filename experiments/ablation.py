@@ -20,7 +20,6 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-TUNING_SEED = 100
 COMMON = ('--n_labeled=100', '--stratified', '--threshold=0.99', '--iterations=8')
 # Each row is the previous one plus one lever: (name, flags added, what it adds).
 LEVERS = (
@@ -72,7 +71,7 @@ def summary() -> str:
       'threshold 0.99, 8 iterations; each row adds one lever to the row above. MNIST test '
       'accuracy after the last iteration and the share of correct training labels then '
       '(an oracle diagnostic), mean +- std over the finished seeds; seed '
-      f'{TUNING_SEED} (tuning) is not among them.', '',
+      f'{sweep.TUNING_SEED} (tuning) is not among them.', '',
       '| row | adds | seeds done | test accuracy (last) | best iteration | '
       'train labels correct (last) | wall min |',
       '|---|---|---:|---:|---:|---:|---:|',
@@ -86,12 +85,7 @@ def summary() -> str:
 
 def main(argv):
   del argv
-  unknown = set(FLAGS.rows) - set(ROWS)
-  if unknown or str(TUNING_SEED) in FLAGS.seeds:
-    print(f'ablation.py: error: unknown rows {sorted(unknown)}' if unknown else
-          f'ablation.py: error: seed {TUNING_SEED} was used for tuning; report other seeds',
-          file=sys.stderr)
-    sys.exit(2)
+  sweep.check_rows_and_seeds('ablation.py', FLAGS.rows, ROWS, FLAGS.seeds)
   sweep.run_and_tabulate(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir, summary,
                          FLAGS.benchmarks, 'ablation', FLAGS.summarize_only)
 

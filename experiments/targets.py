@@ -19,7 +19,6 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pl_jax import recipes, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-TUNING_SEED = 100
 # row: (run.py flags, what it is, the target test accuracy).
 ROWS = {
     'n100_stratified': (('--n_labeled=100', '--stratified'), '100 (10 per class)', 0.99),
@@ -49,7 +48,7 @@ def summary() -> str:
       f'Machine: {sweep.machine()}. Table written {sweep.today()}. `--recipe={recipes.DEFAULT}` '
       '(the default), threshold 0.99. MNIST test accuracy after the last iteration, and the '
       'share of correct training labels then (an oracle diagnostic), mean +- std over the '
-      f'finished seeds; the tuning seed {TUNING_SEED} is not among them. Wall minutes are '
+      f'finished seeds; the tuning seed {sweep.TUNING_SEED} is not among them. Wall minutes are '
       f'per run, {FLAGS.parallel} run(s) at a time on this machine.', '',
       '| labels | target | seeds done | test accuracy (last) | best iteration | '
       'train labels correct (last) | wall min |',
@@ -65,12 +64,7 @@ def summary() -> str:
 
 def main(argv):
   del argv
-  unknown = set(FLAGS.rows) - set(ROWS)
-  if unknown or str(TUNING_SEED) in FLAGS.seeds:
-    print(f'targets.py: error: unknown rows {sorted(unknown)}' if unknown else
-          f'targets.py: error: seed {TUNING_SEED} was used for tuning; report other seeds',
-          file=sys.stderr)
-    sys.exit(2)
+  sweep.check_rows_and_seeds('targets.py', FLAGS.rows, ROWS, FLAGS.seeds)
   sweep.run_and_tabulate(planned_runs(), FLAGS.runs_dir, summary, FLAGS.benchmarks, 'targets',
                          FLAGS.summarize_only, FLAGS.parallel)
 

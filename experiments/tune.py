@@ -19,7 +19,6 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-TUNING_SEED = 100
 # The strong recipe as these variants were tuned from: before it had a longer
 # last iteration and a weight EMA (themselves the variant final20_ema), so that
 # every row repeats with its own numbers.
@@ -74,7 +73,7 @@ flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished
 
 
 def planned_runs() -> list[sweep.Run]:
-  return sweep.grid(FLAGS.variants, [TUNING_SEED], lambda v: (*COMMON, *VARIANTS[v]))
+  return sweep.grid(FLAGS.variants, [sweep.TUNING_SEED], lambda v: (*COMMON, *VARIANTS[v]))
 
 
 def summary() -> str:
@@ -83,7 +82,7 @@ def summary() -> str:
       f'    python experiments/tune.py --variants={",".join(FLAGS.variants)}', '',
       f'Machine: {sweep.machine()}. Table written {sweep.today()}. Each variant is '
       f'`{" ".join(COMMON)}` plus its flags, '
-      f'on the tuning seed {TUNING_SEED} only. Test accuracy after the last iteration run '
+      f'on the tuning seed {sweep.TUNING_SEED} only. Test accuracy after the last iteration run '
       '(a run stopped early says so) and at the best one, the share of correct training '
       'labels then (an oracle diagnostic), and where it ran.', '',
       '| variant | flags | iterations run | test accuracy (last) | best iteration | '
@@ -91,7 +90,7 @@ def summary() -> str:
       '|---|---|---:|---:|---:|---:|---:|---|',
   ]
   for variant in FLAGS.variants:
-    r = sweep.load_results(os.path.join(FLAGS.runs_dir, f'{variant}-s{TUNING_SEED}'))
+    r = sweep.load_results(os.path.join(FLAGS.runs_dir, f'{variant}-s{sweep.TUNING_SEED}'))
     if not r or not r['iterations']:
       continue
     rows = r['iterations']

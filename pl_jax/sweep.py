@@ -22,6 +22,8 @@ import numpy as np
 from pl_jax import atomic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The seed every tuning run uses (experiments/tune.py); reported tables leave it out.
+TUNING_SEED = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +130,17 @@ def mean_std(values, unit: str = ' %') -> str:
   if len(values) == 1:
     return f'{100 * values[0]:.2f}{unit}'
   return f'{100 * np.mean(values):.2f} +- {100 * np.std(values, ddof=1):.2f}{unit}'
+
+
+def check_rows_and_seeds(script: str, rows, known_rows, seeds) -> None:
+  """Exits with code 2 and a one-line error if a row is unknown or the tuning
+  seed is among the seeds of a reported table."""
+  unknown = set(rows) - set(known_rows)
+  if unknown or str(TUNING_SEED) in seeds:
+    print(f'{script}: error: unknown rows {sorted(unknown)}' if unknown else
+          f'{script}: error: seed {TUNING_SEED} was used for tuning; report other seeds',
+          file=sys.stderr)
+    sys.exit(2)
 
 
 def outcome_cells(results: list[dict]) -> str:
