@@ -202,11 +202,12 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   many human-labeled examples, drawn at random from human = (human_index
   from human_examples, their count), join the batch (none while the count is 0).
   """
+  step_key = jax.random.fold_in(key, step)  # Augmentation draws from it; the rest fold in a tag.
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
   weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
   if human_per_batch:
     human_index, n_human = human
-    drawn = jax.random.randint(jax.random.fold_in(jax.random.fold_in(key, step), 0x4A),
+    drawn = jax.random.randint(jax.random.fold_in(step_key, 0x4A),
                                (human_per_batch,), 0, jnp.maximum(n_human, 1))
     batch = jnp.concatenate([batch, human_index[drawn]])
     weights = jnp.concatenate([weights, jnp.full(human_per_batch, n_human > 0, jnp.float32)])
@@ -215,11 +216,11 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
     batch_images, batch_labels, weights = jax.lax.with_sharding_constraint(
         (batch_images, batch_labels, weights), sharding)
   if not augmentation.is_identity:
-    batch_images = augmentation(jax.random.fold_in(key, step), batch_images)
+    batch_images = augmentation(step_key, batch_images)
   unlabeled = None
   if consistency.enabled:
     index_key, weak_key, strong_key = jax.random.split(
-        jax.random.fold_in(jax.random.fold_in(key, step), 0xC0), 3)
+        jax.random.fold_in(step_key, 0xC0), 3)
     picked = images[jax.random.randint(index_key, (consistency.ratio * batch_size,), 0,
                                        images.shape[0])]
     if sharding is not None:
@@ -227,7 +228,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
     unlabeled = (augmentation(weak_key, picked), consistency.strong(strong_key, picked))
   mixing = None
   if mixup > 0:
-    mixing = augment.mixup_pairs(jax.random.fold_in(jax.random.fold_in(key, step), 0x313),
+    mixing = augment.mixup_pairs(jax.random.fold_in(step_key, 0x313),
                                  batch_size + human_per_batch, mixup)
   state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale, unlabeled,
                            consistency, mixing)
