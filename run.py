@@ -58,6 +58,9 @@ flags.DEFINE_enum('selection', 'threshold', ['threshold', 'balanced', 'class_sha
                   'a share of the candidates predicted as each class.')
 flags.DEFINE_float('curriculum_step', 0.0, 'Iteration k selects at most a share '
                    'min(1, k * step) of the candidates; 0: no cap.')
+flags.DEFINE_float('class_slack', 0.0, 'With --selection=balanced: a predicted class may '
+                   'take this fraction more than the equal share (for classes above the mean '
+                   'size); 0: exactly equal.')
 flags.DEFINE_bool('revise', False, 'Re-label every non-human example each iteration '
                   '(pseudo-labels may change or return to the pool).')
 flags.DEFINE_enum('lr_schedule', 'constant', ['constant', 'cosine'], 'Learning rate over '
@@ -147,6 +150,7 @@ def flag_errors() -> list[str]:
       (FLAGS.elastic >= 0, f'--elastic must be >= 0, got {FLAGS.elastic}'),
       (0 <= FLAGS.curriculum_step <= 1,
        f'--curriculum_step must be in [0, 1], got {FLAGS.curriculum_step}'),
+      (FLAGS.class_slack >= 0, f'--class_slack must be >= 0, got {FLAGS.class_slack}'),
       (own_data or FLAGS.dataset in data.DATASETS,
        f'--dataset must be one of {", ".join(data.DATASETS)}, npz:PATH or folder:PATH, '
        f'got {FLAGS.dataset!r}'),

@@ -78,6 +78,9 @@ class Config:
   # Iteration k may select a share min(1, k * curriculum_step) of the candidates
   # (spread over the classes); 0: no cap.
   curriculum_step: float = 0.0
+  # 'balanced' only: a predicted class may take this fraction more than the
+  # equal share (select.curriculum_per_class); 0: exactly equal.
+  class_slack: float = 0.0
   # Re-label every non-human example each iteration (pseudo-labels can change
   # or return to the pool), instead of keeping them for good.
   revise: bool = False
@@ -343,11 +346,14 @@ def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
     return select.select_class_share(
         confidence, predicted, candidates, config.threshold,
         select.curriculum_share(iteration, config.curriculum_step), num_classes)
-  per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, iteration,
-                                          config.curriculum_step)
+  n_candidates = int(candidates.sum())
   if config.selection == 'threshold':  # A capped threshold rule: a share of the whole.
+    per_class = select.curriculum_per_class(n_candidates, num_classes, iteration,
+                                            config.curriculum_step)
     return select.select_balanced(confidence, jnp.zeros_like(predicted), candidates,
                                   config.threshold, per_class * num_classes)
+  per_class = select.curriculum_per_class(n_candidates, num_classes, iteration,
+                                          config.curriculum_step, config.class_slack)
   return select.select_balanced(confidence, predicted, candidates, config.threshold,
                                 per_class)
 

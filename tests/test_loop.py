@@ -3,6 +3,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -147,3 +148,21 @@ def test_the_last_iteration_trains_final_epochs(small_mnist):
   rows = loop.self_train(small_mnist, everything, progress=False, log=lambda _: None
                          ).record['iterations']
   assert [row['epochs'] for row in rows] == [3]
+
+
+def test_class_slack_lets_a_larger_class_be_labeled_whole():
+  # Ten confident candidates: six predicted 0, four predicted 1. The equal share
+  # is 5 per class; 20 % slack makes it 6, and the threshold rule ignores it.
+  confidence = jnp.linspace(0.999, 0.99, 10) + 0.0005
+  predicted = jnp.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1], jnp.int32)
+  scores = (confidence, predicted, confidence)
+  candidates = jnp.ones(10, bool)
+
+  def chosen(selection, slack):
+    config = loop.Config(selection=selection, curriculum_step=1.0, class_slack=slack)
+    return np.asarray(loop.choose(config, scores, candidates, 2, iteration=1)).nonzero()[0]
+
+  np.testing.assert_array_equal(chosen('balanced', 0.0), [0, 1, 2, 3, 4, 6, 7, 8, 9])
+  np.testing.assert_array_equal(chosen('balanced', 0.2), np.arange(10))
+  np.testing.assert_array_equal(chosen('threshold', 0.0), np.arange(10))
+  np.testing.assert_array_equal(chosen('threshold', 0.2), np.arange(10))

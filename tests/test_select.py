@@ -118,6 +118,10 @@ def test_curriculum_share_grows_and_is_capped():
   assert select.curriculum_per_class(1000, 10, 3, 0.2) == 60
   assert select.curriculum_per_class(1000, 10, 9, 0.2) == 100
   assert select.curriculum_per_class(1000, 10, 1, 0.0) == 1000
+  # Slack: a class may take a fraction more than the equal share, rounded up.
+  assert select.curriculum_per_class(1000, 10, 1, 0.2, slack=0.15) == 23
+  assert select.curriculum_per_class(1000, 10, 9, 0.2, slack=0.15) == 115
+  assert select.curriculum_per_class(1000, 10, 1, 0.0, slack=0.15) == 1000
 
 
 def test_relabel_revises_pseudo_labels_and_keeps_human_ones():
