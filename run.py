@@ -61,6 +61,9 @@ flags.DEFINE_float('curriculum_step', 0.0, 'Iteration k selects at most a share 
 flags.DEFINE_float('class_slack', 0.0, 'With --selection=balanced: a predicted class may '
                    'take this fraction more than the equal share (for classes above the mean '
                    'size); 0: exactly equal.')
+flags.DEFINE_float('max_share', 1.0, 'The curriculum\'s share of the candidates never '
+                   'exceeds this: the least confident rest stays in the pool, where the '
+                   'pseudo-label errors gather; 1: all may be taken.')
 flags.DEFINE_bool('revise', False, 'Re-label every non-human example each iteration '
                   '(pseudo-labels may change or return to the pool).')
 flags.DEFINE_enum('lr_schedule', 'constant', ['constant', 'cosine'], 'Learning rate over '
@@ -150,6 +153,7 @@ def flag_errors() -> list[str]:
       (FLAGS.elastic >= 0, f'--elastic must be >= 0, got {FLAGS.elastic}'),
       (0 <= FLAGS.curriculum_step <= 1,
        f'--curriculum_step must be in [0, 1], got {FLAGS.curriculum_step}'),
+      (0 < FLAGS.max_share <= 1, f'--max_share must be in (0, 1], got {FLAGS.max_share}'),
       (FLAGS.class_slack >= 0, f'--class_slack must be >= 0, got {FLAGS.class_slack}'),
       (own_data or FLAGS.dataset in data.DATASETS,
        f'--dataset must be one of {", ".join(data.DATASETS)}, npz:PATH or folder:PATH, '

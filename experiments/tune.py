@@ -66,6 +66,9 @@ VARIANTS = {
     # classes larger than the mean (MNIST's ones), which the equal cap leaves out.
     'final20_ema_slack15': ('--final_epochs=20', '--ema_decay=0.999', '--class_slack=0.15'),
     'final20_ema_slack30': ('--final_epochs=20', '--ema_decay=0.999', '--class_slack=0.3'),
+    # The errors gather in the least confident candidates: leave them in the pool.
+    'final20_ema_max80': ('--final_epochs=20', '--ema_decay=0.999', '--max_share=0.8'),
+    'final20_ema_max90': ('--final_epochs=20', '--ema_decay=0.999', '--max_share=0.9'),
 }
 
 FLAGS = flags.FLAGS

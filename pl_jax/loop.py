@@ -81,6 +81,9 @@ class Config:
   # 'balanced' only: a predicted class may take this fraction more than the
   # equal share (select.curriculum_per_class); 0: exactly equal.
   class_slack: float = 0.0
+  # The curriculum's share never exceeds this: the least confident rest of the
+  # candidates stays in the pool (select.curriculum_share); 1: all may be taken.
+  max_share: float = 1.0
   # Re-label every non-human example each iteration (pseudo-labels can change
   # or return to the pool), instead of keeping them for good.
   revise: bool = False
@@ -340,20 +343,22 @@ def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
   candidates: bool[N], who may be selected. Returns bool[N].
   """
   confidence, predicted, _ = scores
-  if config.selection == 'threshold' and config.curriculum_step <= 0:
+  uncapped = config.curriculum_step <= 0 and config.max_share >= 1
+  if config.selection == 'threshold' and uncapped:
     return select.select_confident(confidence, candidates, config.threshold)
   if config.selection == 'class_share':
-    return select.select_class_share(
-        confidence, predicted, candidates, config.threshold,
-        select.curriculum_share(iteration, config.curriculum_step), num_classes)
+    share = select.curriculum_share(iteration, config.curriculum_step, config.max_share)
+    return select.select_class_share(confidence, predicted, candidates, config.threshold,
+                                     share, num_classes)
   n_candidates = int(candidates.sum())
   if config.selection == 'threshold':  # A capped threshold rule: a share of the whole.
     per_class = select.curriculum_per_class(n_candidates, num_classes, iteration,
-                                            config.curriculum_step)
+                                            config.curriculum_step, ceiling=config.max_share)
     return select.select_balanced(confidence, jnp.zeros_like(predicted), candidates,
                                   config.threshold, per_class * num_classes)
   per_class = select.curriculum_per_class(n_candidates, num_classes, iteration,
-                                          config.curriculum_step, config.class_slack)
+                                          config.curriculum_step, config.class_slack,
+                                          config.max_share)
   return select.select_balanced(confidence, predicted, candidates, config.threshold,
                                 per_class)
 

@@ -166,3 +166,20 @@ def test_class_slack_lets_a_larger_class_be_labeled_whole():
   np.testing.assert_array_equal(chosen('balanced', 0.2), np.arange(10))
   np.testing.assert_array_equal(chosen('threshold', 0.0), np.arange(10))
   np.testing.assert_array_equal(chosen('threshold', 0.2), np.arange(10))
+
+
+def test_max_share_leaves_the_least_confident_candidates_in_the_pool():
+  confidence = jnp.linspace(0.999, 0.99, 10) + 0.0005  # Falling with the index.
+  predicted = jnp.array([0, 1] * 5, jnp.int32)
+  scores = (confidence, predicted, confidence)
+  candidates = jnp.ones(10, bool)
+
+  def chosen(selection, curriculum_step):
+    config = loop.Config(selection=selection, curriculum_step=curriculum_step, max_share=0.6)
+    return np.asarray(loop.choose(config, scores, candidates, 2, iteration=5)).nonzero()[0]
+
+  # Whatever the rule, 6 of the 10 at most, each class's (or the whole's) most confident.
+  for selection in ('balanced', 'class_share'):
+    np.testing.assert_array_equal(chosen(selection, 0.2), [0, 1, 2, 3, 4, 5])
+  np.testing.assert_array_equal(chosen('threshold', 0.2), [0, 1, 2, 3, 4, 5])
+  np.testing.assert_array_equal(chosen('threshold', 0.0), [0, 1, 2, 3, 4, 5])

@@ -23,6 +23,7 @@ def run(*args, env=None):
     (['--iterations=0'], '--iterations must be >= 1'),
     (['--batch_size=0'], '--batch_size must be >= 1'),
     (['--width=0'], '--width must be >= 1, got 0'),
+    (['--max_share=0'], '--max_share must be in (0, 1], got 0.0'),
     (['--class_slack=-0.1'], '--class_slack must be >= 0, got -0.1'),
     (['--ema_decay=1'], '--ema_decay must be in [0, 1), got 1.0'),
     (['--freeze=fc7'], '--freeze takes layers of conv1, conv2, fc1, fc2, got fc7'),

@@ -122,6 +122,12 @@ def test_curriculum_share_grows_and_is_capped():
   assert select.curriculum_per_class(1000, 10, 1, 0.2, slack=0.15) == 23
   assert select.curriculum_per_class(1000, 10, 9, 0.2, slack=0.15) == 115
   assert select.curriculum_per_class(1000, 10, 1, 0.0, slack=0.15) == 1000
+  # A ceiling stops the growth, and caps even without a curriculum.
+  assert select.curriculum_share(7, 0.2, ceiling=0.8) == 0.8
+  assert select.curriculum_share(3, 0.2, ceiling=0.8) == 0.6
+  assert select.curriculum_share(1, 0.0, ceiling=0.8) == 0.8
+  assert select.curriculum_per_class(1000, 10, 9, 0.2, ceiling=0.8) == 80
+  assert select.curriculum_per_class(1000, 10, 1, 0.0, ceiling=0.8) == 80
 
 
 def test_relabel_revises_pseudo_labels_and_keeps_human_ones():
