@@ -76,6 +76,9 @@ flags.DEFINE_integer('human_per_batch', 0, 'Add this many human-labeled examples
                      'random, to every training batch; 0: none.')
 flags.DEFINE_float('ema_decay', 0.0, 'Score the pool and the test set with a moving average '
                    'of the weights, of this decay per step; 0: the weights themselves.')
+flags.DEFINE_float('gce_q', 0.0, 'Train with the generalized cross-entropy (1 - p ** q) / q '
+                   '(Zhang and Sabuncu 2018), under which labels the model finds unlikely '
+                   '(often wrong pseudo-labels) pull less; in [0, 1], 0: cross-entropy.')
 flags.DEFINE_float('consistency_weight', 0.0, 'Weight of FixMatch\'s consistency term '
                    'inside each training run (the prediction on a weak view is the target of '
                    'a strong view when confident enough); 0: off.')
@@ -177,6 +180,7 @@ def flag_errors() -> list[str]:
        f'--human_per_batch must be >= 0, got {FLAGS.human_per_batch}'),
       (FLAGS.mixup >= 0, f'--mixup must be >= 0, got {FLAGS.mixup}'),
       (0 <= FLAGS.ema_decay < 1, f'--ema_decay must be in [0, 1), got {FLAGS.ema_decay}'),
+      (0 <= FLAGS.gce_q <= 1, f'--gce_q must be in [0, 1], got {FLAGS.gce_q}'),
       (FLAGS.consistency_weight >= 0,
        f'--consistency_weight must be >= 0, got {FLAGS.consistency_weight}'),
       (0 < FLAGS.consistency_threshold < 1,

@@ -103,6 +103,10 @@ class Config:
   # Score the pool (and test) with a moving average of the weights, of this
   # decay per step (train.ema_update); 0: the weights themselves (the seed).
   ema_decay: float = 0.0
+  # The supervised loss: generalized cross-entropy of this q (train.weighted_
+  # cross_entropy), under which labels the model finds unlikely, often wrong
+  # pseudo-labels, pull less; 0: cross-entropy (the seed's).
+  gce_q: float = 0.0
   # FixMatch's consistency term inside each training run (consistency.py):
   # its weight (0: off), the confidence a weak view needs, unlabeled images per
   # labeled one, and the strong augmentation.
@@ -279,7 +283,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
           batch_size=config.batch_size, min_steps=config.min_steps,
           augmentation=config.augmentation, sharding=batches,
           lr_schedule=config.lr_schedule, consistency=config.consistency,
-          mixup=config.mixup, human_per_batch=config.human_per_batch,
+          mixup=config.mixup, human_per_batch=config.human_per_batch, gce_q=config.gce_q,
           human_mask=label_state.source == select.HUMAN, progress=progress,
           description=f'iteration {iteration}')
       jax.block_until_ready(train_state.params)

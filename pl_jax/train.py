@@ -85,13 +85,20 @@ def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int,
   return state.replace(step=jnp.zeros((), jnp.int32))
 
 
-def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
-                           weights: jax.Array) -> jax.Array:
+def weighted_cross_entropy(logits: jax.Array, labels: jax.Array, weights: jax.Array,
+                           gce_q: float = 0.0) -> jax.Array:
   """Mean cross-entropy over the examples with weight 1 (0 marks padding).
 
   logits: float32[B, K]; labels: int32[B]; weights: float32[B] -> float32[].
+  gce_q > 0: the generalized cross-entropy (1 - p_y ** q) / q of Zhang and
+  Sabuncu (2018) instead, whose gradient is cross-entropy's times p_y ** q: a
+  label the model finds unlikely (often a wrong pseudo-label) pulls less. As
+  q -> 0 it becomes cross-entropy; q = 1 is the mean absolute error.
   """
   losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  if gce_q > 0:
+    # p_y ** q = exp(-q * cross-entropy); expm1 keeps small losses exact.
+    losses = -jnp.expm1(-gce_q * losses) / gce_q
   return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
@@ -100,7 +107,7 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
                unlabeled: tuple[jax.Array, jax.Array] | None = None,
                consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
                mixing: tuple[jax.Array, jax.Array] | None = None,
-               ) -> tuple[TrainState, jax.Array]:
+               gce_q: float = 0.0) -> tuple[TrainState, jax.Array]:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B].
 
   lr_scale: float32[], multiplies the learning rate (Adam's update is linear in
@@ -109,6 +116,7 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
   consistency term (consistency.py), or None. mixing: mixup's (partner
   int32[B], lam float32[]) from augment.mixup_pairs, or None: the batch is
   trained on mixed images against both labels, weighted lam and 1 - lam.
+  gce_q: the supervised loss's q (weighted_cross_entropy); 0: cross-entropy.
   """
   apply = lambda params, x: state.apply_fn({'params': params}, x)
   if unlabeled is not None:
@@ -117,11 +125,11 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
 
   def supervised_loss(logits):
     if mixing is None:
-      return weighted_cross_entropy(logits, labels, weights)
+      return weighted_cross_entropy(logits, labels, weights, gce_q)
     partner, lam = mixing
     both = weights * weights[partner]  # A padding row mixes into nothing.
-    return (lam * weighted_cross_entropy(logits, labels, both)
-            + (1 - lam) * weighted_cross_entropy(logits, labels[partner], both))
+    return (lam * weighted_cross_entropy(logits, labels, both, gce_q)
+            + (1 - lam) * weighted_cross_entropy(logits, labels[partner], both, gce_q))
 
   if mixing is not None:
     images = augment.mix(images, *mixing)
@@ -177,7 +185,8 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
 
 
 @functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
-                                              'consistency', 'mixup', 'human_per_batch'),
+                                              'consistency', 'mixup', 'human_per_batch',
+                                              'gce_q'),
                    donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
@@ -187,7 +196,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
                   consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
                   mixup: float = 0.0, human_per_batch: int = 0,
                   human: tuple[jax.Array, jax.Array] | None = None,
-                  ) -> tuple[TrainState, jax.Array]:
+                  gce_q: float = 0.0) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
   order: int32[N + batch_size] from epoch_order; key: the epoch's key (the step's
@@ -200,7 +209,8 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   uniformly from the whole image array; mixup: mixup's Beta(alpha, alpha)
   parameter alpha (augment.mixup_pairs), 0: no mixup; human_per_batch: this
   many human-labeled examples, drawn at random from human = (human_index
-  from human_examples, their count), join the batch (none while the count is 0).
+  from human_examples, their count), join the batch (none while the count is 0);
+  gce_q: the loss's q (weighted_cross_entropy), 0: cross-entropy.
   """
   step_key = jax.random.fold_in(key, step)  # Augmentation draws from it; the rest fold in a tag.
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
@@ -231,7 +241,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
     mixing = augment.mixup_pairs(jax.random.fold_in(step_key, 0x313),
                                  batch_size + human_per_batch, mixup)
   state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale, unlabeled,
-                           consistency, mixing)
+                           consistency, mixing, gce_q)
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
@@ -239,7 +249,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
 
 @functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
                                               'lr_schedule', 'consistency', 'mixup',
-                                              'human_per_batch'),
+                                              'human_per_batch', 'gce_q'),
                    donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, batch_size: int,
@@ -248,7 +258,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
                 first_step: jax.Array | int = 0, total_steps: jax.Array | int = 1,
                 consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
                 mixup: float = 0.0, human_per_batch: int = 0,
-                human_mask: jax.Array | None = None,
+                human_mask: jax.Array | None = None, gce_q: float = 0.0,
                 ) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
@@ -274,7 +284,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
     state, loss = train_step_at(
         state, order, step, augment_key, images, labels, n_train, batch_size, augmentation,
         sharding, lr_scale(lr_schedule, first_step + step, total_steps), consistency, mixup,
-        human_per_batch, human)
+        human_per_batch, human, gce_q)
     return state, loss_sum + loss
   state, loss_sum = jax.lax.fori_loop(0, n_steps, step_fn, (state, jnp.float32(0)))
   return state, loss_sum / jnp.maximum(n_steps, 1)
@@ -303,13 +313,14 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
         consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
         mixup: float = 0.0, human_per_batch: int = 0, human_mask: jax.Array | None = None,
-        progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
+        gce_q: float = 0.0, progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss.
 
   lr_schedule: how the learning rate moves over this run's steps (lr_scale);
   consistency: the consistency term on images drawn from all of `images`;
   mixup: mixup's alpha, 0: off (train_step_at); human_per_batch: examples
-  of human_mask (bool[N]) added to every batch.
+  of human_mask (bool[N]) added to every batch; gce_q: the loss's q
+  (weighted_cross_entropy), 0: cross-entropy.
   """
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, batch_size, epochs, min_steps)
@@ -321,7 +332,7 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
                                 train_mask, batch_size, augmentation, sharding, lr_schedule,
                                 epoch * steps_per_epoch, total * steps_per_epoch, consistency,
-                                mixup, human_per_batch, human_mask)
+                                mixup, human_per_batch, human_mask, gce_q)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -23,6 +23,7 @@ def run(*args, env=None):
     (['--iterations=0'], '--iterations must be >= 1'),
     (['--batch_size=0'], '--batch_size must be >= 1'),
     (['--width=0'], '--width must be >= 1, got 0'),
+    (['--gce_q=1.5'], '--gce_q must be in [0, 1], got 1.5'),
     (['--max_share=0'], '--max_share must be in (0, 1], got 0.0'),
     (['--class_slack=-0.1'], '--class_slack must be >= 0, got -0.1'),
     (['--ema_decay=1'], '--ema_decay must be in [0, 1), got 1.0'),

@@ -36,6 +36,27 @@ def test_weighted_cross_entropy_ignores_padding():
   np.testing.assert_allclose(padded, full, rtol=1e-6)
 
 
+def test_generalized_cross_entropy_values_and_gradient_weights():
+  logits = jnp.array([[2.0, 0.0, -1.0], [0.0, 3.0, 0.5]])
+  labels = jnp.array([0, 2])
+  p_y = jax.nn.softmax(logits)[jnp.arange(2), labels]
+  ones = jnp.ones(2)
+  for q in (0.3, 0.7, 1.0):
+    np.testing.assert_allclose(train.weighted_cross_entropy(logits, labels, ones, q),
+                               jnp.mean((1 - p_y ** q) / q), rtol=1e-6)
+  # The gradient is cross-entropy's times p_y ** q, example by example.
+  q = 0.7
+  per_example = lambda loss: jax.grad(lambda z: loss(z).sum())(logits)
+  ce = per_example(lambda z: jax.vmap(lambda l, y: train.weighted_cross_entropy(
+      l[None], y[None], jnp.ones(1)))(z, labels))
+  gce = per_example(lambda z: jax.vmap(lambda l, y: train.weighted_cross_entropy(
+      l[None], y[None], jnp.ones(1), q))(z, labels))
+  np.testing.assert_allclose(gce, ce * (p_y ** q)[:, None], rtol=1e-5)
+  # Near q = 0 it is cross-entropy.
+  np.testing.assert_allclose(train.weighted_cross_entropy(logits, labels, ones, 1e-6),
+                             train.weighted_cross_entropy(logits, labels, ones), rtol=1e-4)
+
+
 @pytest.mark.parametrize('n_train,epochs,min_steps,expected', [
     (1000, 10, 160, 10),   # The seed's case is untouched.
     (100, 10, 160, 80),    # 2 steps per epoch: 80 epochs to reach 160 steps.
