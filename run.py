@@ -79,6 +79,10 @@ flags.DEFINE_float('ema_decay', 0.0, 'Score the pool and the test set with a mov
 flags.DEFINE_float('gce_q', 0.0, 'Train with the generalized cross-entropy (1 - p ** q) / q '
                    '(Zhang and Sabuncu 2018), under which labels the model finds unlikely '
                    '(often wrong pseudo-labels) pull less; in [0, 1], 0: cross-entropy.')
+flags.DEFINE_integer('batch_splits', 1, 'Compute each batch\'s gradient as the sum of this '
+                     'many parts, each its own pass: the same gradient up to rounding, and about '
+                     '1.4x faster training on a 2-core CPU (XLA runs the parts at once, one per '
+                     'core). Not with the consistency term.')
 flags.DEFINE_float('consistency_weight', 0.0, 'Weight of FixMatch\'s consistency term '
                    'inside each training run (the prediction on a weak view is the target of '
                    'a strong view when confident enough); 0: off.')
@@ -181,6 +185,12 @@ def flag_errors() -> list[str]:
       (FLAGS.mixup >= 0, f'--mixup must be >= 0, got {FLAGS.mixup}'),
       (0 <= FLAGS.ema_decay < 1, f'--ema_decay must be in [0, 1), got {FLAGS.ema_decay}'),
       (0 <= FLAGS.gce_q <= 1, f'--gce_q must be in [0, 1], got {FLAGS.gce_q}'),
+      (FLAGS.batch_splits >= 1, f'--batch_splits must be >= 1, got {FLAGS.batch_splits}'),
+      (FLAGS.batch_splits < 1 or (FLAGS.batch_size + FLAGS.human_per_batch) % FLAGS.batch_splits == 0,
+       f'--batch_size (plus --human_per_batch) must split into --batch_splits='
+       f'{FLAGS.batch_splits} equal parts'),
+      (FLAGS.batch_splits <= 1 or FLAGS.consistency_weight == 0,
+       '--batch_splits needs the consistency term off (--consistency_weight=0)'),
       (FLAGS.consistency_weight >= 0,
        f'--consistency_weight must be >= 0, got {FLAGS.consistency_weight}'),
       (0 < FLAGS.consistency_threshold < 1,

@@ -107,6 +107,10 @@ class Config:
   # cross_entropy), under which labels the model finds unlikely, often wrong
   # pseudo-labels, pull less; 0: cross-entropy (the seed's).
   gce_q: float = 0.0
+  # Each batch's loss as the sum of this many parts, each its own forward and
+  # backward pass (train.train_step): the same gradient up to rounding, and
+  # faster on a multi-core CPU, where XLA runs the parts at once.
+  batch_splits: int = 1
   # FixMatch's consistency term inside each training run (consistency.py):
   # its weight (0: off), the confidence a weak view needs, unlabeled images per
   # labeled one, and the strong augmentation.
@@ -284,6 +288,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
           augmentation=config.augmentation, sharding=batches,
           lr_schedule=config.lr_schedule, consistency=config.consistency,
           mixup=config.mixup, human_per_batch=config.human_per_batch, gce_q=config.gce_q,
+          splits=config.batch_splits,
           human_mask=label_state.source == select.HUMAN, progress=progress,
           description=f'iteration {iteration}')
       jax.block_until_ready(train_state.params)

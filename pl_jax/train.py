@@ -107,7 +107,7 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
                unlabeled: tuple[jax.Array, jax.Array] | None = None,
                consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
                mixing: tuple[jax.Array, jax.Array] | None = None,
-               gce_q: float = 0.0) -> tuple[TrainState, jax.Array]:
+               gce_q: float = 0.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B].
 
   lr_scale: float32[], multiplies the learning rate (Adam's update is linear in
@@ -117,26 +117,46 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
   int32[B], lam float32[]) from augment.mixup_pairs, or None: the batch is
   trained on mixed images against both labels, weighted lam and 1 - lam.
   gce_q: the supervised loss's q (weighted_cross_entropy); 0: cross-entropy.
+  splits: the batch's loss as the sum of this many parts' (B divisible by it),
+  each part its own forward and backward pass; the same gradient up to float
+  rounding. Why: XLA:CPU runs independent computations at once, and two half
+  batches, one per core, train about 1.4x faster on this 2-core CPU than one
+  batch whose convolutions are split over both cores (BENCHMARKS.md). Not with
+  the consistency term, whose batch stays whole.
   """
   apply = lambda params, x: state.apply_fn({'params': params}, x)
   if unlabeled is not None:
     weak, strong = unlabeled
     weak_logits = apply(state.params, weak)  # The targets: no gradient.
 
-  def supervised_loss(logits):
-    if mixing is None:
-      return weighted_cross_entropy(logits, labels, weights, gce_q)
-    partner, lam = mixing
-    both = weights * weights[partner]  # A padding row mixes into nothing.
-    return (lam * weighted_cross_entropy(logits, labels, both, gce_q)
-            + (1 - lam) * weighted_cross_entropy(logits, labels[partner], both, gce_q))
-
   if mixing is not None:
-    images = augment.mix(images, *mixing)
+    partner, lam = mixing
+    images = augment.mix(images, partner, lam)
+    partner_labels = labels[partner]
+    weights = weights * weights[partner]  # A padding row mixes into nothing.
+
+  def supervised_loss(logits, rows=slice(None)):
+    """Mean loss of the batch's rows (all, or a part's) against their targets."""
+    loss = weighted_cross_entropy(logits, labels[rows], weights[rows], gce_q)
+    if mixing is None:
+      return loss
+    return lam * loss + (1 - lam) * weighted_cross_entropy(
+        logits, partner_labels[rows], weights[rows], gce_q)
+
+  def split_loss(params):
+    """The batch's mean loss as the weighted sum of its parts' means."""
+    size = images.shape[0] // splits
+    total_weight = jnp.maximum(jnp.sum(weights), 1.0)
+    loss = 0.0
+    for part in range(splits):
+      rows = slice(part * size, (part + 1) * size)
+      part_weight = jnp.maximum(jnp.sum(weights[rows]), 1.0)
+      loss += supervised_loss(apply(params, images[rows]), rows) * (part_weight / total_weight)
+    return loss
 
   def loss_fn(params):
     if unlabeled is None:
-      return supervised_loss(apply(params, images))
+      return split_loss(params) if splits > 1 else supervised_loss(apply(params, images))
     # One forward pass for both batches: [B + U, K].
     logits = apply(params, jnp.concatenate([images, strong.astype(images.dtype)]))
     supervised = supervised_loss(logits[:images.shape[0]])
@@ -186,7 +206,7 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
 
 @functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
                                               'consistency', 'mixup', 'human_per_batch',
-                                              'gce_q'),
+                                              'gce_q', 'splits'),
                    donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
@@ -196,7 +216,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
                   consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
                   mixup: float = 0.0, human_per_batch: int = 0,
                   human: tuple[jax.Array, jax.Array] | None = None,
-                  gce_q: float = 0.0) -> tuple[TrainState, jax.Array]:
+                  gce_q: float = 0.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
   order: int32[N + batch_size] from epoch_order; key: the epoch's key (the step's
@@ -210,7 +230,8 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   parameter alpha (augment.mixup_pairs), 0: no mixup; human_per_batch: this
   many human-labeled examples, drawn at random from human = (human_index
   from human_examples, their count), join the batch (none while the count is 0);
-  gce_q: the loss's q (weighted_cross_entropy), 0: cross-entropy.
+  gce_q: the loss's q (weighted_cross_entropy), 0: cross-entropy; splits: the
+  batch's parts (train_step).
   """
   step_key = jax.random.fold_in(key, step)  # Augmentation draws from it; the rest fold in a tag.
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
@@ -241,7 +262,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
     mixing = augment.mixup_pairs(jax.random.fold_in(step_key, 0x313),
                                  batch_size + human_per_batch, mixup)
   state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale, unlabeled,
-                           consistency, mixing, gce_q)
+                           consistency, mixing, gce_q, splits)
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
@@ -249,7 +270,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
 
 @functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
                                               'lr_schedule', 'consistency', 'mixup',
-                                              'human_per_batch', 'gce_q'),
+                                              'human_per_batch', 'gce_q', 'splits'),
                    donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, batch_size: int,
@@ -259,7 +280,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
                 consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
                 mixup: float = 0.0, human_per_batch: int = 0,
                 human_mask: jax.Array | None = None, gce_q: float = 0.0,
-                ) -> tuple[TrainState, jax.Array]:
+                splits: int = 1) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
 
@@ -284,7 +305,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
     state, loss = train_step_at(
         state, order, step, augment_key, images, labels, n_train, batch_size, augmentation,
         sharding, lr_scale(lr_schedule, first_step + step, total_steps), consistency, mixup,
-        human_per_batch, human, gce_q)
+        human_per_batch, human, gce_q, splits)
     return state, loss_sum + loss
   state, loss_sum = jax.lax.fori_loop(0, n_steps, step_fn, (state, jnp.float32(0)))
   return state, loss_sum / jnp.maximum(n_steps, 1)
@@ -313,14 +334,15 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
         consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
         mixup: float = 0.0, human_per_batch: int = 0, human_mask: jax.Array | None = None,
-        gce_q: float = 0.0, progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
+        gce_q: float = 0.0, splits: int = 1, progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss.
 
   lr_schedule: how the learning rate moves over this run's steps (lr_scale);
   consistency: the consistency term on images drawn from all of `images`;
   mixup: mixup's alpha, 0: off (train_step_at); human_per_batch: examples
   of human_mask (bool[N]) added to every batch; gce_q: the loss's q
-  (weighted_cross_entropy), 0: cross-entropy.
+  (weighted_cross_entropy), 0: cross-entropy; splits: the batch's parts,
+  each its own pass (train_step).
   """
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, batch_size, epochs, min_steps)
@@ -332,7 +354,7 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
                                 train_mask, batch_size, augmentation, sharding, lr_schedule,
                                 epoch * steps_per_epoch, total * steps_per_epoch, consistency,
-                                mixup, human_per_batch, human_mask, gce_q)
+                                mixup, human_per_batch, human_mask, gce_q, splits)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

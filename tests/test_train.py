@@ -179,6 +179,26 @@ def test_mixup_with_itself_is_the_plain_step_and_otherwise_mixes_both_labels(sma
   assert abs(float(loss) - float(plain_loss)) > 1e-3
 
 
+@pytest.mark.parametrize('mixup', [False, True])
+def test_a_batch_in_parts_takes_the_same_step(small_mnist, mixup):
+  images = jnp.asarray(small_mnist.train_images[:32])
+  labels = jnp.asarray(small_mnist.train_labels[:32], jnp.int32)
+  # Padding in the last part only, so the parts weigh 16 and 8 (or less, mixed).
+  weights = jnp.ones(32).at[-8:].set(0)
+  mixing = (jnp.arange(32)[::-1], jnp.float32(0.7)) if mixup else None
+  step = jax.jit(train.train_step, static_argnames='splits')
+  whole, whole_loss = step(_state(), images, labels, weights, mixing=mixing)
+  parts, parts_loss = step(_state(), images, labels, weights, mixing=mixing, splits=2)
+  np.testing.assert_allclose(parts_loss, whole_loss, rtol=1e-6)
+  chex.assert_trees_all_close(parts.params, whole.params, rtol=1e-5, atol=1e-5)
+  # The parts weigh unequally here: the plain mean of their means is another loss.
+  if not mixup:
+    logits = MODEL.apply({'params': _state().params}, images)
+    part_means = [train.weighted_cross_entropy(logits[rows], labels[rows], weights[rows])
+                  for rows in (slice(0, 16), slice(16, 32))]
+    assert abs(float(sum(part_means) / 2) - float(whole_loss)) > 1e-3
+
+
 def test_human_examples_join_every_batch_and_only_they(small_mnist):
   human_mask = jnp.zeros(64, bool).at[jnp.array([5, 17, 40])].set(True)
   index, count = train.human_examples(human_mask)
