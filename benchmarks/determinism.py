@@ -24,6 +24,7 @@ from pl_jax import augment, models, sharding, sweep, train  # pylint: disable=wr
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: split a CPU host into this many '
                      'JAX devices; 0: JAX\'s own choice.')
+flags.DEFINE_integer('batch_splits', 1, 'As run.py\'s flag: each batch in this many parts.')
 flags.DEFINE_integer('images', 20000, 'Training images in the epoch (batch 64).')
 flags.DEFINE_integer('repeats', 6, 'Repeated epoch calls.')
 
@@ -43,7 +44,8 @@ def main(argv):
     state = put(train.create_train_state(jax.random.PRNGKey(0), models.CNN(), (28, 28, 1),
                                          optimizer))
     state, _ = train.train_epoch(state, jax.random.PRNGKey(1), images, labels, mask, 64,
-                                 augment.Augmentation(), sharding.batch_sharding(mesh))
+                                 augment.Augmentation(), sharding.batch_sharding(mesh),
+                                 splits=FLAGS.batch_splits)
     return b''.join(np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(
         jax.device_get(state.params)))
 
@@ -52,7 +54,7 @@ def main(argv):
   results = [epoch() for _ in range(FLAGS.repeats)]
   seconds = time.perf_counter() - start
   print(f'machine: {sweep.machine()}; {len(jax.devices())} {jax.default_backend()} '
-        f'device(s); {sweep.today()}')
+        f'device(s), batch in {FLAGS.batch_splits} part(s); {sweep.today()}')
   print(f'{FLAGS.repeats} epochs of {FLAGS.images} images: {len(set(results))} distinct '
         f'result(s); {FLAGS.repeats * FLAGS.images / seconds:,.0f} images/s')
 

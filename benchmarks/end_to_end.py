@@ -25,6 +25,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer('n_labeled', 1000, 'Labeled examples (the case study: 1,000).')
 flags.DEFINE_integer('iterations', 10, 'Iterations (the case study: 10).')
 flags.DEFINE_integer('seed', 0, 'Seed.')
+flags.DEFINE_integer('batch_splits', 1, 'As run.py\'s flag: each batch in this many parts.')
 flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into '
                     '(empty: print only).')
 flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: split a CPU host into this many '
@@ -47,9 +48,11 @@ def table(phases: dict[str, float], record: dict) -> str:
   lines = [
       '## End to end: the seed recipe timed (benchmarks/end_to_end.py)', '',
       f'    python benchmarks/end_to_end.py --n_labeled={FLAGS.n_labeled} '
-      f'--iterations={FLAGS.iterations} --seed={FLAGS.seed}', '',
+      f'--iterations={FLAGS.iterations} --seed={FLAGS.seed} --batch_splits={FLAGS.batch_splits}',
+      '',
       f'Machine: {sweep.machine()}. Measured {sweep.today()}. The run: {FLAGS.n_labeled} '
-      f'labels, threshold 0.99, {len(rows)} iterations of 10 epochs, batch 64, fresh model '
+      f'labels, threshold 0.99, {len(rows)} iterations of 10 epochs, batch 64 (in '
+      f'{FLAGS.batch_splits} part(s)), fresh model '
       f'each iteration, on {record["devices"]["count"]} '
       f'{record["devices"]["platform"]} device(s); '
       f'test accuracy {100 * rows[0]["test_accuracy"]:.2f} % -> '
@@ -69,7 +72,8 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
   # The case study's recipe exactly (loop.Config's defaults, no step floor).
   config = loop.Config(n_labeled=FLAGS.n_labeled, threshold=0.99,
-                       iterations=FLAGS.iterations, min_steps=0, seed=FLAGS.seed)
+                       iterations=FLAGS.iterations, min_steps=0, seed=FLAGS.seed,
+                       batch_splits=FLAGS.batch_splits)
   sharding.split_cpu_host(FLAGS.cpu_devices)
   start = time.perf_counter()
   dataset = data.load_dataset('mnist')
