@@ -134,10 +134,9 @@ def curriculum_share(iteration: int, step: float, ceiling: float = 1.0) -> float
   (Curriculum Labeling's growing share, up to a ceiling); step <= 0 means the
   ceiling at once.
 
-  Why a ceiling below 1: the pseudo-label errors gather in the least confident
-  candidates, and a wrong label costs far more than a missing one (seed 100,
-  BENCHMARKS.md: the final model trained on the same 58,217 examples scores
-  99.52 % with their true labels and 97.93 % with their 1.4 % wrong pseudo-labels).
+  A ceiling below 1 leaves the least confident candidates, where the
+  pseudo-label errors gather, in the pool. On the tuning seed it made the labels
+  much cleaner but did not raise test accuracy (BENCHMARKS.md).
   """
   if step <= 0:
     return ceiling
@@ -150,11 +149,10 @@ def curriculum_per_class(n_candidates: int, num_classes: int, iteration: int,
   candidates, spread evenly over the classes, plus `slack` of that (a fraction)
   for classes larger than the mean. step <= 0 with no ceiling means no cap.
 
-  Why the slack: under an exactly equal cap a class above the mean size can
-  never be labeled whole. MNIST's ones are 12 % above it; the ones left out are
-  the least typical, so the model never learns them as ones and labels others
-  like them as 2, 7 or 8 (the commonest pseudo-label errors of the strong
-  recipe, BENCHMARKS.md).
+  Why a slack: under an exactly equal cap a class above the mean size can
+  never be labeled whole. MNIST's ones are 12 % above it, and 1 -> 2, 7, 8 are
+  the strong recipe's commonest pseudo-label errors. (On the tuning seed the
+  slack did not help; BENCHMARKS.md.)
   """
   if step <= 0 and ceiling >= 1:
     return n_candidates

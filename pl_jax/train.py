@@ -119,11 +119,18 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
   gce_q: the supervised loss's q (weighted_cross_entropy); 0: cross-entropy.
   splits: the batch's loss as the sum of this many parts' (B divisible by it),
   each part its own forward and backward pass; the same gradient up to float
-  rounding. Why: XLA:CPU runs independent computations at once, and two half
-  batches, one per core, train about 1.4x faster on this 2-core CPU than one
-  batch whose convolutions are split over both cores (BENCHMARKS.md). Not with
-  the consistency term, whose batch stays whole.
+  rounding. Why: XLA:CPU runs independent computations at once, and 8 parts of
+  a batch of 64 train about 1.7x faster on a 2-core CPU than the whole batch,
+  whose small convolutions are split over the cores less well (BENCHMARKS.md).
+  Not with the consistency term.
+
+  Raises:
+    ValueError: splits does not divide B, or splits > 1 with the consistency term.
   """
+  if images.shape[0] % splits:
+    raise ValueError(f'a batch of {images.shape[0]} does not split into {splits} equal parts')
+  if splits > 1 and unlabeled is not None:
+    raise ValueError('a batch in parts (splits > 1) cannot take the consistency term')
   apply = lambda params, x: state.apply_fn({'params': params}, x)
   if unlabeled is not None:
     weak, strong = unlabeled
@@ -334,7 +341,8 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
         consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
         mixup: float = 0.0, human_per_batch: int = 0, human_mask: jax.Array | None = None,
-        gce_q: float = 0.0, splits: int = 1, progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
+        gce_q: float = 0.0, splits: int = 1, progress: bool = True,
+        description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss.
 
   lr_schedule: how the learning rate moves over this run's steps (lr_scale);

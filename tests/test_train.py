@@ -191,6 +191,8 @@ def test_a_batch_in_parts_takes_the_same_step(small_mnist, mixup):
   parts, parts_loss = step(_state(), images, labels, weights, mixing=mixing, splits=2)
   np.testing.assert_allclose(parts_loss, whole_loss, rtol=1e-6)
   chex.assert_trees_all_close(parts.params, whole.params, rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match='does not split into 3 equal parts'):
+    train.train_step(_state(), images, labels, weights, splits=3)
   # The parts weigh unequally here: the plain mean of their means is another loss.
   if not mixup:
     logits = MODEL.apply({'params': _state().params}, images)
