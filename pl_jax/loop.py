@@ -111,6 +111,11 @@ class Config:
   # backward pass (train.train_step): the same gradient up to rounding, and
   # faster on a multi-core CPU, where XLA runs the parts at once.
   batch_splits: int = 1
+  # Score the pool for selection by the mean softmax over each image and this
+  # many augmented views of it (score.score; the training augmentation): a
+  # prediction that a small shift or rotation overturns loses confidence.
+  # 0: the image alone (the seed's). Test accuracy is always the plain model's.
+  score_views: int = 0
   # FixMatch's consistency term inside each training run (consistency.py):
   # its weight (0: off), the confidence a weak view needs, unlabeled images per
   # labeled one, and the strong augmentation.
@@ -229,6 +234,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
                      pixel_mean=dataset.pixel_mean, pixel_std=dataset.pixel_std)
   optimizer = train.make_optimizer(config.learning_rate, config.frozen)
   init_key, shuffle_key = jax.random.split(jax.random.PRNGKey(config.seed))
+  view_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x51E)  # score_views
   # Data parallel over every device (one device: the same code, no-op); the
   # model state is replicated, whole on every device of every host.
   mesh = sharding.data_mesh()
@@ -298,7 +304,8 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     with timing.CompileClock() as score_compiling:
       scoring_params = train.evaluation_params(train_state)
       scores = score.score(model.apply, scoring_params, images, config.score_chunk_size,
-                           batches)
+                           batches, config.augmentation, config.score_views,
+                           jax.random.fold_in(view_key, iteration))
       test_scores = (score.score(model.apply, scoring_params, test_images,
                                  config.score_chunk_size, batches)
                      if dataset.has_test else None)

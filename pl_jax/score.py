@@ -7,13 +7,16 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding
 
+from pl_jax import augment
 from pl_jax import sharding as sharding_lib
 
 
-@functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size', 'sharding'))
+@functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size', 'sharding',
+                                              'augmentation', 'views'))
 def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
-          chunk_size: int = 1024,
-          sharding: NamedSharding | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+          chunk_size: int = 1024, sharding: NamedSharding | None = None,
+          augmentation: augment.Augmentation = augment.Augmentation(), views: int = 0,
+          key: jax.Array | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Scores all images in fixed-size chunks (`lax.map`), so memory stays bounded.
 
   Args:
@@ -22,6 +25,10 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
     images: uint8[N, H, W, C]; padded inside to a multiple of chunk_size.
     sharding: how to split each chunk over devices (sharding.batch_sharding), or
       None for one device.
+    augmentation, views, key: with views > 0 the probabilities are the mean
+      over each image and `views` augmented copies of it (drawn from key, the
+      same for the same key): a prediction that does not hold under a small
+      shift or rotation loses confidence. 0: the image alone.
 
   Returns:
     confidence: float32[N], the top softmax probability.
@@ -36,8 +43,20 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
     if sharding is not None:  # Data parallel: each device scores a slice.
       chunk = jax.lax.with_sharding_constraint(chunk, sharding)
     return apply_fn({'params': params}, chunk)
-  logits = jax.lax.map(chunk_logits, chunks)
-  probabilities = jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
+
+  if views == 0:
+    logits = jax.lax.map(chunk_logits, chunks)
+    probabilities = jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
+  else:
+    def chunk_probabilities(indexed_chunk):
+      index, chunk = indexed_chunk
+      total = jax.nn.softmax(chunk_logits(chunk))
+      for view in range(views):
+        view_key = jax.random.fold_in(jax.random.fold_in(key, view), index)
+        total += jax.nn.softmax(chunk_logits(augmentation(view_key, chunk)))
+      return total / (views + 1)
+    probabilities = jax.lax.map(chunk_probabilities, (jnp.arange(len(chunks)), chunks))
+    probabilities = probabilities.reshape(-1, probabilities.shape[-1])[:n]
   top2 = jax.lax.top_k(probabilities, 2)[0]
   scores = (top2[:, 0], jnp.argmax(probabilities, axis=-1).astype(jnp.int32),
             top2[:, 0] - top2[:, 1])

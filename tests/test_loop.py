@@ -105,13 +105,15 @@ def test_oracle_metrics_are_named_in_the_readme():
 @pytest.mark.parametrize('selection', ['balanced', 'class_share'])
 def test_every_lever_together_compiles_once(small_mnist, selection):
   """Revisable, balanced (or class share), curriculum, augmentation, cosine,
-  consistency, EMA, mixup, human examples in every batch, the GCE loss."""
+  consistency, EMA, mixup, human examples in every batch, the GCE loss, scoring
+  views."""
   config = loop.Config(n_labeled=300, threshold=0.5, iterations=3, epochs=1, min_steps=40,
                        frozen=(), max_shift=2, max_degrees=10.0, max_scale=0.1,
                        selection=selection, curriculum_step=0.3, revise=True, stratified=True,
                        lr_schedule='cosine', consistency_weight=1.0, consistency_threshold=0.5,
                        strong_max_degrees=20.0, strong_cutout=8, ema_decay=0.99,
-                       mixup=0.4, human_per_batch=8, warm_start=True, gce_q=0.7)
+                       mixup=0.4, human_per_batch=8, warm_start=True, gce_q=0.7,
+                       score_views=2)
   compiles_after = []
   with timing.CompileClock() as clock:
     result = loop.self_train(small_mnist, config, progress=False,

@@ -13,9 +13,11 @@ def _targets(*args):
                         capture_output=True, text=True, timeout=120)
 
 
-def test_the_tuning_seed_is_refused():
+def test_the_tuning_seeds_are_refused():
   done = _targets('--seeds=0,100')
-  assert done.returncode == 2 and 'seed 100 was used for tuning' in done.stderr
+  assert done.returncode == 2 and 'seed 100 is for tuning (100, 101, 102)' in done.stderr
+  done = _targets('--seeds=1,102')
+  assert done.returncode == 2 and 'seed 102 is for tuning' in done.stderr
 
 
 def test_the_table_has_every_target_and_no_number_without_a_run():

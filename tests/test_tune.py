@@ -73,3 +73,13 @@ def test_run_all_stops_at_a_failed_run(tmp_path, monkeypatch):
   with pytest.raises(SystemExit, match='r1 failed with exit code 1'):
     sweep.run_all(runs, str(tmp_path), log=lambda _: None)
   assert calls == ['r0', 'r1']  # Nothing started after the failure.
+
+
+def test_only_tuning_seeds_are_taken(tmp_path):
+  done = subprocess.run([sys.executable, 'experiments/tune.py', '--seeds=100,0',
+                         f'--runs_dir={tmp_path}/runs', '--summarize_only',
+                         f'--benchmarks={tmp_path}/b.md'], cwd=ROOT, capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 2
+  assert "seeds ['0'] are not tuning seeds (100, 101, 102)" in done.stderr
+  assert not os.path.exists(tmp_path / 'b.md')
