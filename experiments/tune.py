@@ -103,7 +103,7 @@ def planned_runs() -> list[sweep.Run]:
 
 def summary() -> str:
   lines = [
-      '## Tuning on seed 100 (experiments/tune.py)', '',
+      '## Tuning on the tuning seeds (experiments/tune.py)', '',
       f'    python experiments/tune.py --variants={",".join(FLAGS.variants)} '
       f'--seeds={",".join(FLAGS.seeds)}', '',
       f'Machine: {sweep.machine()}. Table written {sweep.today()}. Each variant is '
