@@ -85,6 +85,7 @@ VARIANTS = {
     # Views keep the labels clean but grow them slowly: give them more iterations.
     'final20_ema_views8_iter12': ('--final_epochs=20', '--ema_decay=0.999', '--score_views=8',
                                   '--iterations=12'),
+    'final20_ema_iter12': ('--final_epochs=20', '--ema_decay=0.999', '--iterations=12'),
 }
 
 FLAGS = flags.FLAGS
