@@ -70,8 +70,8 @@ def summary() -> str:
       f'Machine: {sweep.machine()}. Table written {sweep.today()}. 100 stratified labels, '
       'threshold 0.99, 8 iterations; each row adds one lever to the row above. MNIST test '
       'accuracy after the last iteration and the share of correct training labels then '
-      '(an oracle diagnostic), mean +- std over the finished seeds; seed '
-      f'{sweep.TUNING_SEED} (tuning) is not among them.', '',
+      '(an oracle diagnostic), mean +- std over the finished seeds; seeds '
+      f'{", ".join(map(str, sweep.TUNING_SEEDS))} (tuning) are not among them.', '',
       '| row | adds | seeds done | test accuracy (last) | best iteration | '
       'train labels correct (last) | wall min |',
       '|---|---|---:|---:|---:|---:|---:|',

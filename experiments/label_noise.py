@@ -70,9 +70,9 @@ def write_data_sets(run: str, runs_dir: str, data_dir: str | None) -> dict[str, 
                      dict(images=mnist.train_images, labels=variant_labels,
                           test_images=mnist.test_images,
                           test_labels=mnist.test_labels.astype(np.int64)))
-  labeled = source != select.NONE
-  return {'labeled': int(labeled.sum()),
-          'wrong': int((sets['as_labeled'] != sets['true_labels'])[labeled].sum())}
+  # Both sets hold -1 in the pool, so they differ only where a label is wrong.
+  return {'labeled': int((sets['as_labeled'] >= 0).sum()),
+          'wrong': int((sets['as_labeled'] != sets['true_labels']).sum())}
 
 
 def summary(run: str, counts: dict[str, int]) -> str:

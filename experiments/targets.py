@@ -48,7 +48,8 @@ def summary() -> str:
       f'Machine: {sweep.machine()}. Table written {sweep.today()}. `--recipe={recipes.DEFAULT}` '
       '(the default), threshold 0.99. MNIST test accuracy after the last iteration, and the '
       'share of correct training labels then (an oracle diagnostic), mean +- std over the '
-      f'finished seeds; the tuning seed {sweep.TUNING_SEED} is not among them. Wall minutes are '
+      f'finished seeds; the tuning seeds ({", ".join(map(str, sweep.TUNING_SEEDS))}) are not '
+      'among them. Wall minutes are '
       f'per run, {FLAGS.parallel} run(s) at a time on this machine.', '',
       '| labels | target | seeds done | test accuracy (last) | best iteration | '
       'train labels correct (last) | wall min |',

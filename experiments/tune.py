@@ -118,12 +118,12 @@ def summary() -> str:
       '|---|---|---|---:|---:|---:|---:|---:|---|',
   ]
   for variant in FLAGS.variants:
-    seeds = [seed for seed in FLAGS.seeds if (sweep.load_results(
-        os.path.join(FLAGS.runs_dir, f'{variant}-s{seed}')) or {}).get('iterations')]
+    loaded = {seed: sweep.load_results(os.path.join(FLAGS.runs_dir, f'{variant}-s{seed}'))
+              for seed in FLAGS.seeds}
+    seeds = [seed for seed, r in loaded.items() if r and r.get('iterations')]
     if not seeds:
       continue
-    results = [sweep.load_results(os.path.join(FLAGS.runs_dir, f'{variant}-s{seed}'))
-               for seed in seeds]
+    results = [loaded[seed] for seed in seeds]
     done = ', '.join(f'{len(r["iterations"])}' + ('' if r.get('stop_reason') else
                                                   ' (stopped early)') for r in results)
     devices = results[0]['devices']

@@ -44,7 +44,7 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
       chunk = jax.lax.with_sharding_constraint(chunk, sharding)
     return apply_fn({'params': params}, chunk)
 
-  if views == 0:
+  if views == 0:  # Kept apart so that runs without views keep their numbers to the bit.
     logits = jax.lax.map(chunk_logits, chunks)
     probabilities = jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
   else:
