@@ -23,10 +23,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # The strong recipe as these variants were tuned from: before it had a longer
-# last iteration and a weight EMA (themselves the variant final20_ema), so that
-# every row repeats with its own numbers.
-COMMON = ('--recipe=strong', '--final_epochs=0', '--ema_decay=0', '--n_labeled=100',
-          '--stratified', '--threshold=0.99')
+# last iteration and a weight EMA (the variant final20_ema), 12 iterations and
+# views in scoring (final20_ema_views8_iter12), so that every row repeats with
+# its own numbers.
+COMMON = ('--recipe=strong', '--final_epochs=0', '--ema_decay=0', '--iterations=8',
+          '--score_views=0', '--n_labeled=100', '--stratified', '--threshold=0.99')
 # The fully supervised ceiling of a variant: every label, one long training run.
 ALL_LABELS = ('--n_labeled=60000', '--nostratified', '--iterations=1', '--epochs=20')
 # The most telling first: --parallel=k starts the first k together.

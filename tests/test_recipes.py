@@ -15,6 +15,7 @@ def test_explicit_settings_win():
   assert config.iterations == 3 and config.threshold == 0.9
   assert config.revise and config.warm_start and config.max_shift == 2
   assert config.final_epochs == 20 and config.ema_decay == 0.999
+  assert config.score_views == 8 and recipes.make_config('strong').iterations == 12
 
 
 def test_unknown_recipe_or_setting():
