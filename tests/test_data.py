@@ -1,3 +1,5 @@
+import gzip
+import hashlib
 import io
 import os
 import pickle
@@ -33,6 +35,44 @@ def test_fashion_mnist_from_debian():
   chex.assert_shape(fashion.train_images, (60000, 28, 28, 1))
   chex.assert_shape(fashion.test_labels, (10000,))
   assert fashion.source == 'debian:dataset-fashion-mnist'
+
+
+def _write_debian_fashion_mnist(directory, rng):
+  """Small IDX .gz files laid out as Debian's package lays them out; their sha256s."""
+  arrays = {'train_images': rng.integers(0, 256, (6, 28, 28), dtype=np.uint8),
+            'train_labels': np.arange(6, dtype=np.uint8),
+            'test_images': rng.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+            'test_labels': np.arange(4, dtype=np.uint8)}
+  table = {}
+  for key, (file_name, _) in data.FASHION_MNIST_IDX.items():
+    raw = data.idx_bytes(arrays[key])
+    with gzip.open(os.path.join(directory, file_name), 'wb') as f:
+      f.write(raw)
+    table[key] = (file_name, hashlib.sha256(raw).hexdigest())
+  return arrays, table
+
+
+def test_fashion_mnist_debian_reader_on_small_files(tmp_path, monkeypatch):
+  # Runs on every machine: the reader's gzip, hash check and IDX parsing, on files
+  # of the package's names and layout (the real data is checked above where installed).
+  arrays, table = _write_debian_fashion_mnist(str(tmp_path), np.random.default_rng(0))
+  monkeypatch.setattr(data, 'FASHION_MNIST_IDX', table)
+  fashion = data._load_fashion_mnist_debian('', True, directory=str(tmp_path))
+  chex.assert_shape(fashion.train_images, (6, 28, 28, 1))
+  chex.assert_shape(fashion.test_images, (4, 28, 28, 1))
+  chex.assert_type([fashion.train_labels, fashion.test_labels], np.int32)
+  np.testing.assert_array_equal(fashion.train_images[..., 0], arrays['train_images'])
+  np.testing.assert_array_equal(fashion.test_labels, arrays['test_labels'])
+  assert fashion.source == 'debian:dataset-fashion-mnist'
+  # Its own pixel statistics, not MNIST's.
+  np.testing.assert_allclose(fashion.pixel_mean, (arrays['train_images'].mean() / 255,),
+                             atol=1e-4)  # Rounded to 4 digits.
+  # A file whose content differs from the pinned hash is refused.
+  file_name, _ = table['test_labels']
+  with gzip.open(tmp_path / file_name, 'wb') as f:
+    f.write(data.idx_bytes(np.arange(1, 5, dtype=np.uint8)))
+  with pytest.raises(data.DataError, match='fails its sha256 check'):
+    data._load_fashion_mnist_debian('', True, directory=str(tmp_path))
 
 
 def test_fashion_mnist_missing_files_say_how_to_install(tmp_path):
