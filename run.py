@@ -87,6 +87,10 @@ flags.DEFINE_integer('score_views', 0, 'Score the pool for selection by the mean
                      'each image and this many augmented views of it (the training '
                      'augmentation): a prediction a small shift or rotation overturns loses '
                      'confidence. 0: the image alone.')
+flags.DEFINE_integer('predict_views', 0, 'Predict (the test set, and --predict) by the mean '
+                     'softmax over each image and this many augmented views of it, as '
+                     '--score_views scores the pool; the plain model\'s test accuracy is '
+                     'recorded beside it. 0: the image alone.')
 flags.DEFINE_float('consistency_weight', 0.0, 'Weight of FixMatch\'s consistency term '
                    'inside each training run (the prediction on a weak view is the target of '
                    'a strong view when confident enough); 0: off.')
@@ -190,6 +194,7 @@ def flag_errors() -> list[str]:
       (0 <= FLAGS.ema_decay < 1, f'--ema_decay must be in [0, 1), got {FLAGS.ema_decay}'),
       (0 <= FLAGS.gce_q <= 1, f'--gce_q must be in [0, 1], got {FLAGS.gce_q}'),
       (FLAGS.score_views >= 0, f'--score_views must be >= 0, got {FLAGS.score_views}'),
+      (FLAGS.predict_views >= 0, f'--predict_views must be >= 0, got {FLAGS.predict_views}'),
       (FLAGS.batch_splits >= 1, f'--batch_splits must be >= 1, got {FLAGS.batch_splits}'),
       (FLAGS.batch_splits < 1 or (FLAGS.batch_size + FLAGS.human_per_batch) % FLAGS.batch_splits == 0,
        f'--batch_size (plus --human_per_batch) must split into --batch_splits='

@@ -114,8 +114,13 @@ class Config:
   # Score the pool for selection by the mean softmax over each image and this
   # many augmented views of it (score.score; the training augmentation): a
   # prediction that a small shift or rotation overturns loses confidence.
-  # 0: the image alone (the seed's). Test accuracy is always the plain model's.
+  # 0: the image alone (the seed's).
   score_views: int = 0
+  # Predict, the test set as run.py --predict, by the mean softmax over each
+  # image and this many augmented views of it (the same rule as score_views, with
+  # views fixed for the run), so the run's predictor is the one that labels the
+  # pool; the plain model's test accuracy is recorded beside it. 0: the image alone.
+  predict_views: int = 0
   # FixMatch's consistency term inside each training run (consistency.py):
   # its weight (0: off), the confidence a weak view needs, unlabeled images per
   # labeled one, and the strong augmentation.
@@ -235,6 +240,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
   optimizer = train.make_optimizer(config.learning_rate, config.frozen)
   init_key, shuffle_key = jax.random.split(jax.random.PRNGKey(config.seed))
   view_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x51E)  # score_views
+  test_view_key = predict_view_key(config.seed)
   # Data parallel over every device (one device: the same code, no-op); the
   # model state is replicated, whole on every device of every host.
   mesh = sharding.data_mesh()
@@ -307,21 +313,30 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
                            batches, config.augmentation, config.score_views,
                            jax.random.fold_in(view_key, iteration))
       test_scores = (score.score(model.apply, scoring_params, test_images,
-                                 config.score_chunk_size, batches)
+                                 config.score_chunk_size, batches, config.augmentation,
+                                 config.predict_views, test_view_key)
                      if dataset.has_test else None)
+      plain_test_scores = (score.score(model.apply, scoring_params, test_images,
+                                       config.score_chunk_size, batches)
+                           if dataset.has_test and config.predict_views else None)
       candidates = candidates_of(label_state, config)
       selected = choose(config, scores, candidates, dataset.num_classes, iteration)
-      (confidence, predicted, margin), test_scores, selected, candidates = jax.device_get(
-          (scores, test_scores, selected, candidates))
+      ((confidence, predicted, margin), test_scores, plain_test_scores, selected,
+       candidates) = jax.device_get(
+           (scores, test_scores, plain_test_scores, selected, candidates))
     score_seconds = time.perf_counter() - start
 
     test_confidence, test_predicted, _ = test_scores or (None, None, None)
+    plain_test = ({'test_accuracy_plain': metrics.accuracy(plain_test_scores[1],
+                                                           dataset.test_labels)}
+                  if plain_test_scores is not None else {})
     row = {'iteration': iteration,
            **metrics.iteration_metrics(
                label_state=label_state, candidates=candidates, true_labels=true_labels,
                confidence=confidence, predicted=predicted, selected=selected,
                test_labels=dataset.test_labels,
                test_confidence=test_confidence, test_predicted=test_predicted),
+           **plain_test,
            'epochs': len(losses),
            'final_loss': losses[-1],
            # Wall seconds of each phase, compilation apart (a split that adds up).
@@ -343,6 +358,13 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
       break
   return Result(record, model, train.evaluation_params(train_state),
                 jax.device_get(label_state))
+
+
+def predict_view_key(seed: int) -> jax.Array:
+  """The key of a run's predictor's views (Config.predict_views): one for the
+  whole run, so the views do not change with the iteration (or the command,
+  run.py --predict) that predicts."""
+  return jax.random.fold_in(jax.random.PRNGKey(seed), 0x7E57)
 
 
 def candidates_of(label_state: select.LabelState, config: Config) -> jax.Array:
@@ -473,7 +495,10 @@ def format_iteration(row: dict) -> str:
   """One line of the main figures of an iteration."""
   return (f"iter {row['iteration']:2d} | train {row['n_train']:6d} "
           f"({row['n_pseudo']} pseudo, labels {_percent(row['train_label_accuracy'])} "
-          f"correct) | test {_percent(row['test_accuracy'])} | pool {row['pool_size']:6d} "
+          f"correct) | test {_percent(row['test_accuracy'])}"
+          + (f" (plain {_percent(row['test_accuracy_plain'])})"
+             if 'test_accuracy_plain' in row else '')
+          + f" | pool {row['pool_size']:6d} "
           f"-> selected {row['n_selected']:6d} ({_percent(row['selected_accuracy'])} "
           f"correct) | {row['train_seconds']:.0f}s train, {row['score_seconds']:.1f}s score"
           + (f", {row['compile_seconds']:.1f}s compile" if row.get('compile_seconds') else ''))

@@ -10,7 +10,7 @@ import os
 import jax
 import numpy as np
 
-from pl_jax import atomic, checkpoint, data, models, score, user_data
+from pl_jax import atomic, augment, checkpoint, data, loop, models, score, user_data
 
 
 class PredictError(Exception):
@@ -58,11 +58,12 @@ def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
 
 
 def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
-  """The run's last model on images: (confidence float32[N], predicted int32[N],
-  class names)."""
+  """The run's last model on images, over the run's predict_views if it had any:
+  (confidence float32[N], predicted int32[N], class names)."""
   try:
     with open(os.path.join(workdir, 'results.json')) as f:
-      spec = json.load(f)['model']
+      results = json.load(f)
+    spec, recipe = results['model'], results['recipe']
     params = checkpoint.restore_params(workdir)
   except (OSError, ValueError, KeyError, FileNotFoundError) as e:
     raise PredictError(f'{workdir}: no saved model ({type(e).__name__}); run '
@@ -70,8 +71,14 @@ def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
   model = models.CNN(num_classes=spec['num_classes'], width=spec.get('width', 1),
                      pixel_mean=tuple(spec['pixel_mean']),
                      pixel_std=tuple(spec['pixel_std']))
+  # The run's predictor: over the views its test accuracy was measured with, if any.
+  augmentation = augment.Augmentation(
+      recipe['max_shift'], recipe['max_degrees'], recipe['max_scale'],
+      max_shear=recipe.get('max_shear', 0.0), elastic=recipe.get('elastic', 0.0))
   confidence, predicted, _ = jax.device_get(score.score(
-      model.apply, params, jax.device_put(images), min(chunk_size, len(images))))
+      model.apply, params, jax.device_put(images), min(chunk_size, len(images)),
+      augmentation=augmentation, views=recipe.get('predict_views', 0),
+      key=loop.predict_view_key(recipe['seed'])))
   class_names = spec['class_names'] or [str(c) for c in range(spec['num_classes'])]
   return confidence, predicted, class_names
 

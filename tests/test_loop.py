@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pl_jax import loop, metrics, select, timing
+from pl_jax import loop, metrics, predict, score, select, timing
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
@@ -113,7 +113,7 @@ def test_every_lever_together_compiles_once(small_mnist, selection):
                        lr_schedule='cosine', consistency_weight=1.0, consistency_threshold=0.5,
                        strong_max_degrees=20.0, strong_cutout=8, ema_decay=0.99,
                        mixup=0.4, human_per_batch=8, warm_start=True, gce_q=0.7,
-                       score_views=2)
+                       score_views=2, predict_views=2)
   compiles_after = []
   with timing.CompileClock() as clock:
     result = loop.self_train(small_mnist, config, progress=False,
@@ -185,3 +185,33 @@ def test_max_share_leaves_the_least_confident_candidates_in_the_pool():
     np.testing.assert_array_equal(chosen(selection, 0.2), [0, 1, 2, 3, 4, 5])
   np.testing.assert_array_equal(chosen('threshold', 0.2), [0, 1, 2, 3, 4, 5])
   np.testing.assert_array_equal(chosen('threshold', 0.0), [0, 1, 2, 3, 4, 5])
+
+
+def test_predict_views_predict_the_test_set_over_views(small_mnist, tmp_path):
+  """The run's test accuracy is its predictor's (the mean over the image and its
+  views, keys fixed for the run), the plain model's is recorded beside it, and
+  run.py --predict predicts with the same views."""
+  config = loop.Config(n_labeled=300, threshold=0.5, iterations=1, epochs=1, min_steps=20,
+                       max_shift=2, max_degrees=10.0, predict_views=3)
+  result = loop.self_train(small_mnist, config, str(tmp_path), progress=False,
+                           log=lambda _: None)
+  row = result.record['iterations'][-1]
+  test_images = jnp.asarray(small_mnist.test_images)
+  confidence, predicted, _ = jax.device_get(score.score(
+      result.model.apply, result.params, test_images, config.score_chunk_size, None,
+      config.augmentation, 3, loop.predict_view_key(config.seed)))
+  plain_confidence, plain_predicted, _ = jax.device_get(score.score(
+      result.model.apply, result.params, test_images, config.score_chunk_size))
+  assert row['test_accuracy'] == metrics.accuracy(predicted, small_mnist.test_labels)
+  assert row['test_accuracy_plain'] == metrics.accuracy(plain_predicted,
+                                                        small_mnist.test_labels)
+  assert not np.allclose(confidence, plain_confidence)  # The views count.
+  predicted_confidence, predicted_again, _ = predict.predict(
+      str(tmp_path), small_mnist.test_images, chunk_size=config.score_chunk_size)
+  np.testing.assert_array_equal(predicted_again, predicted)
+  np.testing.assert_allclose(predicted_confidence, confidence, rtol=1e-6)
+  # Without views the plain accuracy is the test accuracy, and not recorded twice.
+  plain = loop.self_train(small_mnist, dataclasses.replace(config, predict_views=0),
+                          progress=False, log=lambda _: None)
+  assert 'test_accuracy_plain' not in plain.record['iterations'][-1]
+  assert plain.record['iterations'][-1]['test_accuracy'] == row['test_accuracy_plain']

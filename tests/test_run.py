@@ -27,6 +27,7 @@ def run(*args, env=None):
                            '--batch_splits=3 equal parts'),
     (['--batch_splits=2', '--consistency_weight=1'], '--batch_splits needs the consistency term off'),
     (['--score_views=-1'], '--score_views must be >= 0, got -1'),
+    (['--predict_views=-1'], '--predict_views must be >= 0, got -1'),
     (['--gce_q=1.5'], '--gce_q must be in [0, 1], got 1.5'),
     (['--max_share=0'], '--max_share must be in (0, 1], got 0.0'),
     (['--class_slack=-0.1'], '--class_slack must be >= 0, got -0.1'),
