@@ -57,8 +57,10 @@ def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
   return images, files
 
 
-def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
-  """The run's last model on images, over the run's predict_views if it had any:
+def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024,
+            views: int | None = None):
+  """The run's last model on images, over the run's predict_views if it had any
+  (views: that many instead, e.g. to compare predictors; experiments/predict_views.py):
   (confidence float32[N], predicted int32[N], class names)."""
   try:
     with open(os.path.join(workdir, 'results.json')) as f:
@@ -77,7 +79,8 @@ def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
       max_shear=recipe.get('max_shear', 0.0), elastic=recipe.get('elastic', 0.0))
   confidence, predicted, _ = jax.device_get(score.score(
       model.apply, params, jax.device_put(images), min(chunk_size, len(images)),
-      augmentation=augmentation, views=recipe.get('predict_views', 0),
+      augmentation=augmentation,
+      views=recipe.get('predict_views', 0) if views is None else views,
       key=loop.predict_view_key(recipe['seed'])))
   class_names = spec['class_names'] or [str(c) for c in range(spec['num_classes'])]
   return confidence, predicted, class_names

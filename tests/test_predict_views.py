@@ -1,0 +1,49 @@
+"""experiments/predict_views.py: a finished run's test accuracy over views, and bad input."""
+
+import os
+import re
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+from pl_jax import loop, score
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+
+
+def test_table_of_a_finished_run(small_mnist, mnist, tmp_path):
+  config = loop.Config(n_labeled=300, threshold=0.5, iterations=1, epochs=1, min_steps=20,
+                       max_shift=2, max_degrees=10.0)
+  run = tmp_path / 'run'
+  result = loop.self_train(small_mnist, config, str(run), progress=False, log=lambda _: None)
+  benchmarks = tmp_path / 'BENCHMARKS.md'
+  done = subprocess.run([sys.executable, 'experiments/predict_views.py', f'--runs={run}',
+                         '--views=0,2', f'--benchmarks={benchmarks}'],
+                        cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr
+  row = re.search(r'^\| run \| ([\d.]+) % \| ([\d.]+) % \|$', benchmarks.read_text(), re.M)
+  assert row, benchmarks.read_text()
+  # K = 0 is the plain model on the whole MNIST test set.
+  _, predicted, _ = jax.device_get(score.score(result.model.apply, result.params,
+                                               mnist.test_images))
+  assert float(row[1]) == round(100 * np.mean(predicted == mnist.test_labels), 2)
+
+
+def test_no_runs_is_one_line(tmp_path):
+  done = subprocess.run([sys.executable, 'experiments/predict_views.py',
+                         f'--benchmarks={tmp_path}/B.md'],
+                        cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 2
+  assert done.stderr.count('\n') == 1 and '--runs must name finished runs' in done.stderr
+  assert not os.path.exists(tmp_path / 'B.md')
+
+
+def test_a_missing_run_is_one_line(tmp_path):
+  done = subprocess.run([sys.executable, 'experiments/predict_views.py',
+                         f'--runs={tmp_path}/none', f'--benchmarks={tmp_path}/B.md'],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert done.returncode == 2
+  assert done.stderr.count('\n') == 1 and 'no saved model' in done.stderr
+  assert not os.path.exists(tmp_path / 'B.md')
