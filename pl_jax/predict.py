@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -10,7 +11,7 @@ import os
 import jax
 import numpy as np
 
-from pl_jax import atomic, augment, checkpoint, data, loop, models, score, user_data
+from pl_jax import atomic, checkpoint, data, loop, models, score, user_data
 
 
 class PredictError(Exception):
@@ -73,15 +74,16 @@ def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024,
   model = models.CNN(num_classes=spec['num_classes'], width=spec.get('width', 1),
                      pixel_mean=tuple(spec['pixel_mean']),
                      pixel_std=tuple(spec['pixel_std']))
-  # The run's predictor: over the views its test accuracy was measured with, if any.
-  augmentation = augment.Augmentation(
-      recipe['max_shift'], recipe['max_degrees'], recipe['max_scale'],
-      max_shear=recipe.get('max_shear', 0.0), elastic=recipe.get('elastic', 0.0))
+  # The run's predictor: over the views its test accuracy was measured with, if any
+  # (settings a run of an older version did not record take their defaults).
+  names = {field.name for field in dataclasses.fields(loop.Config)} & set(recipe)
+  config = loop.Config(**{name: tuple(recipe[name]) if isinstance(recipe[name], list)
+                          else recipe[name] for name in names})  # JSON made tuples lists.
   confidence, predicted, _ = jax.device_get(score.score(
       model.apply, params, jax.device_put(images), min(chunk_size, len(images)),
-      augmentation=augmentation,
-      views=recipe.get('predict_views', 0) if views is None else views,
-      key=loop.predict_view_key(recipe['seed'])))
+      augmentation=config.augmentation,
+      views=config.predict_views if views is None else views,
+      key=loop.predict_view_key(config.seed)))
   class_names = spec['class_names'] or [str(c) for c in range(spec['num_classes'])]
   return confidence, predicted, class_names
 
