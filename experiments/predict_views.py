@@ -29,7 +29,8 @@ flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the t
 
 def test_accuracies(run: str, dataset: data.Dataset, views: list[int]) -> list[float]:
   """The run's test accuracy predicting over each number of views."""
-  return [float(np.mean(predict.predict(run, dataset.test_images, views=k)[1]
+  predictor = predict.load_predictor(run)
+  return [float(np.mean(predict.predict_with(predictor, dataset.test_images, views=k)[1]
                         == dataset.test_labels)) for k in views]
 
 

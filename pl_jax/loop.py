@@ -211,6 +211,14 @@ def recipe(dataset: data.Dataset, config: Config, initial: select.LabelState) ->
           'dataset': dataset.name, 'initial_labels_sha256': digest.hexdigest()}
 
 
+def config_of(recipe_record: dict) -> Config:
+  """The Config a run recorded with recipe(); settings a run of an older version
+  did not record take their defaults."""
+  names = {field.name for field in dataclasses.fields(Config)} & set(recipe_record)
+  return Config(**{name: tuple(recipe_record[name]) if name == 'frozen' else recipe_record[name]
+                   for name in names})
+
+
 def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None, *,
                initial: select.LabelState | None = None, run_config: dict | None = None,
                overwrite: bool = False, progress: bool = True,

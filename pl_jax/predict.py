@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import os
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -58,15 +58,20 @@ def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
   return images, files
 
 
-def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024,
-            views: int | None = None):
-  """The run's last model on images, over the run's predict_views if it had any
-  (views: that many instead, e.g. to compare predictors; experiments/predict_views.py):
-  (confidence float32[N], predicted int32[N], class names)."""
+class Predictor(NamedTuple):
+  """A finished run's last model and how it predicts."""
+  model: models.CNN
+  params: Any
+  config: loop.Config  # Its augmentation, predict_views and seed make the views.
+  class_names: list[str]
+
+
+def load_predictor(workdir: str) -> Predictor:
+  """The run's last model, from its results.json and checkpoint."""
   try:
     with open(os.path.join(workdir, 'results.json')) as f:
       results = json.load(f)
-    spec, recipe = results['model'], results['recipe']
+    spec, config = results['model'], loop.config_of(results['recipe'])
     params = checkpoint.restore_params(workdir)
   except (OSError, ValueError, KeyError, FileNotFoundError) as e:
     raise PredictError(f'{workdir}: no saved model ({type(e).__name__}); run '
@@ -74,18 +79,29 @@ def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024,
   model = models.CNN(num_classes=spec['num_classes'], width=spec.get('width', 1),
                      pixel_mean=tuple(spec['pixel_mean']),
                      pixel_std=tuple(spec['pixel_std']))
-  # The run's predictor: over the views its test accuracy was measured with, if any
-  # (settings a run of an older version did not record take their defaults).
-  names = {field.name for field in dataclasses.fields(loop.Config)} & set(recipe)
-  config = loop.Config(**{name: tuple(recipe[name]) if isinstance(recipe[name], list)
-                          else recipe[name] for name in names})  # JSON made tuples lists.
+  class_names = spec['class_names'] or [str(c) for c in range(spec['num_classes'])]
+  return Predictor(model, params, config, class_names)
+
+
+def predict_with(predictor: Predictor, images: np.ndarray, chunk_size: int = 1024,
+                 views: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """The predictor on images, over its run's predict_views (views: that many
+  instead, to compare predictors; experiments/predict_views.py):
+  (confidence float32[N], predicted int32[N])."""
+  config = predictor.config
   confidence, predicted, _ = jax.device_get(score.score(
-      model.apply, params, jax.device_put(images), min(chunk_size, len(images)),
-      augmentation=config.augmentation,
+      predictor.model.apply, predictor.params, jax.device_put(images),
+      min(chunk_size, len(images)), augmentation=config.augmentation,
       views=config.predict_views if views is None else views,
       key=loop.predict_view_key(config.seed)))
-  class_names = spec['class_names'] or [str(c) for c in range(spec['num_classes'])]
-  return confidence, predicted, class_names
+  return confidence, predicted
+
+
+def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
+  """The run's last model on images, over the run's predict_views if it had any:
+  (confidence float32[N], predicted int32[N], class names)."""
+  predictor = load_predictor(workdir)
+  return (*predict_with(predictor, images, chunk_size), predictor.class_names)
 
 
 def image_shape(workdir: str) -> tuple[int, int, int]:

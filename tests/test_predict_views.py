@@ -7,6 +7,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from pl_jax import loop, score
 
@@ -31,19 +32,15 @@ def test_table_of_a_finished_run(small_mnist, mnist, tmp_path):
   assert float(row[1]) == round(100 * np.mean(predicted == mnist.test_labels), 2)
 
 
-def test_no_runs_is_one_line(tmp_path):
-  done = subprocess.run([sys.executable, 'experiments/predict_views.py',
+@pytest.mark.parametrize('runs, message', [
+    (None, '--runs must name finished runs'),
+    ('none', 'no saved model'),
+])
+def test_bad_input_is_one_line(tmp_path, runs, message):
+  args = [f'--runs={tmp_path}/{runs}'] if runs else []
+  done = subprocess.run([sys.executable, 'experiments/predict_views.py', *args,
                          f'--benchmarks={tmp_path}/B.md'],
-                        cwd=ROOT, capture_output=True, text=True, timeout=120)
-  assert done.returncode == 2
-  assert done.stderr.count('\n') == 1 and '--runs must name finished runs' in done.stderr
-  assert not os.path.exists(tmp_path / 'B.md')
-
-
-def test_a_missing_run_is_one_line(tmp_path):
-  done = subprocess.run([sys.executable, 'experiments/predict_views.py',
-                         f'--runs={tmp_path}/none', f'--benchmarks={tmp_path}/B.md'],
                         cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert done.returncode == 2
-  assert done.stderr.count('\n') == 1 and 'no saved model' in done.stderr
+  assert done.stderr.count('\n') == 1 and message in done.stderr
   assert not os.path.exists(tmp_path / 'B.md')
