@@ -1,11 +1,11 @@
-"""Wrong labels or missing examples? An oracle diagnostic of a finished MNIST run.
+"""Wrong labels or missing examples? An oracle diagnostic of finished MNIST runs.
 
 A run of the default recipe ends with most of the training set labeled (human
 and pseudo) and a hard rest left in the pool. Its test accuracy falls short of
 the fully supervised model's for two possible reasons: some pseudo-labels are
 wrong, and the pool's examples are never trained on. This script separates
-them. It trains the recipe's last iteration, from a fresh model, twice on
-exactly the examples the run left labeled:
+them. It trains the recipe's last iteration, from a fresh model, on exactly
+the examples each run left labeled:
 
   as_labeled   with the labels the run gave them (human and pseudo);
   true_labels  with their true labels (an oracle: the pool's hidden labels).
@@ -16,32 +16,52 @@ true_labels and all 60,000 labels is the cost of the examples left out.
 Oracle by design: it reads the true labels, so it is a diagnostic of an
 experiment and never a lever of the recipe.
 
-  python experiments/label_noise.py --run=runs/tune/final20_ema-s100
+The same fresh last iteration also screens levers of the last iteration
+alone, without rerunning the loop (a fresh model on a run's labels does as
+well as the run's own last model): other training flags on the run's labels
+(`cosine`, `final40`), or the run's last selection made again from its last
+scores with a setting changed (`slack10`: --class_slack=0.1). See VARIANTS.
 
-The two data sets are written as .npz under --runs_dir and trained by run.py
-(--dataset=npz:PATH --iterations=1, so the one iteration is the last and
-trains --final_epochs); the table replaces the `label_noise` section of
+  python experiments/label_noise.py --run=runs/tune/final20_ema-s100
+  python experiments/label_noise.py --run=A,B,C --variants=as_labeled,true_labels,slack10
+
+The data sets are written as .npz under --runs_dir/<run's name>/ and trained
+by run.py (--dataset=npz:PATH --iterations=1, so the one iteration is the last
+and trains --final_epochs); the table replaces the --section section of
 BENCHMARKS.md.
 """
 
+import dataclasses
 import os
 import sys
 
+import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import atomic, data, select, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import atomic, data, loop, select, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('run', None, 'The workdir of a finished MNIST run (its labels.npz).')
+flags.DEFINE_list('run', None, 'The workdirs of finished MNIST runs (their labels.npz).')
 flags.DEFINE_string('runs_dir', 'runs/label_noise', 'Where the data sets and runs go.')
 flags.DEFINE_string('data_dir', None, 'Where MNIST is cached (run.py\'s --data_dir).')
 flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into.')
+flags.DEFINE_string('section', 'label_noise', 'The section of --benchmarks to replace.')
+flags.DEFINE_list('variants', 'as_labeled,true_labels', 'Which of VARIANTS to train.')
 flags.DEFINE_integer('parallel', 1, 'Runs at a time.')
 flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished runs.')
 
-VARIANTS = ('as_labeled', 'true_labels')
+# Each variant: (the label set it trains on, the run.py flags it adds).
+VARIANTS = {
+    'as_labeled': ('as_labeled', ()),
+    'true_labels': ('true_labels', ()),
+    'cosine': ('as_labeled', ('--lr_schedule=cosine',)),
+    'final40': ('as_labeled', ('--final_epochs=40',)),
+    'slack10': ('slack10', ()),
+}
+# Label sets made by selecting again (reselected_labels), with these changes.
+RESELECTED = {'slack10': dict(class_slack=0.1)}
 
 
 def label_sets(labels: np.ndarray, source: np.ndarray,
@@ -56,62 +76,129 @@ def label_sets(labels: np.ndarray, source: np.ndarray,
           'true_labels': np.where(labeled, true_labels.astype(np.int64), -1)}
 
 
-def write_data_sets(run: str, runs_dir: str, data_dir: str | None) -> dict[str, int]:
-  """Writes runs_dir/<variant>.npz for both variants; returns counts for the table."""
+def reselected_labels(run: str, num_classes: int, **changes) -> np.ndarray:
+  """The labels the run's last selection gives with some selection settings changed
+  (e.g. class_slack=0.1): int64[N], -1 for the pool.
+
+  The run's human labels stay; the rest are chosen again, by loop.choose, from the
+  scores of the run's last model (scores.npz), among the examples that selection
+  could take. With no changes, this is the run's own labels.npz.
+  """
+  results = sweep.load_results(run)
+  config = dataclasses.replace(loop.config_of(results['recipe']), **changes)
+  last = results['iterations'][-1]['iteration']
+  with np.load(os.path.join(run, 'labels.npz')) as f:
+    state = select.LabelState(*(jnp.asarray(f[name]) for name in
+                                ('labels', 'source', 'iteration', 'confidence')))
+  with np.load(os.path.join(run, 'scores.npz')) as f:
+    scores = tuple(jnp.asarray(f[name]) for name in ('confidence', 'predicted', 'margin'))
+  # The state before the last selection: its picks back in the pool.
+  picked_last = (state.source == select.PSEUDO) & (state.iteration == last)
+  before = state.replace(source=jnp.where(picked_last, select.NONE, state.source),
+                         labels=jnp.where(picked_last, -1, state.labels))
+  candidates = loop.candidates_of(before, config)
+  chosen = loop.choose(config, scores, candidates, num_classes, last)
+  labels = jnp.where(chosen, scores[1], jnp.where(candidates, -1, before.labels))
+  return np.asarray(labels, np.int64)
+
+
+def write_data_sets(run: str, run_dir: str, mnist: data.Dataset,
+                    names) -> dict[str, tuple[int, int]]:
+  """Writes run_dir/<name>.npz for the named label sets of the run; returns each
+  set's (labeled examples, wrong labels) for the table."""
   with np.load(os.path.join(run, 'labels.npz')) as f:
     labels, source = f['labels'], f['source']
-  mnist = data.load_dataset('mnist', data_dir, offline=True)
   if len(labels) != len(mnist.train_labels):
     raise SystemExit(f'label_noise.py: error: {run} is not a run on MNIST\'s training set')
   sets = label_sets(labels, source, mnist.train_labels)
-  os.makedirs(runs_dir, exist_ok=True)
-  for name, variant_labels in sets.items():
-    atomic.write_npz(os.path.join(runs_dir, f'{name}.npz'),
-                     dict(images=mnist.train_images, labels=variant_labels,
+  for name in set(names) & set(RESELECTED):
+    sets[name] = reselected_labels(run, mnist.num_classes, **RESELECTED[name])
+  os.makedirs(run_dir, exist_ok=True)
+  counts = {}
+  for name in names:
+    atomic.write_npz(os.path.join(run_dir, f'{name}.npz'),
+                     dict(images=mnist.train_images, labels=sets[name],
                           test_images=mnist.test_images,
                           test_labels=mnist.test_labels.astype(np.int64)))
-  # Both sets hold -1 in the pool, so they differ only where a label is wrong.
-  return {'labeled': int((sets['as_labeled'] >= 0).sum()),
-          'wrong': int((sets['as_labeled'] != sets['true_labels']).sum())}
+    labeled = sets[name] >= 0
+    counts[name] = (int(labeled.sum()), int((labeled & (sets[name] != mnist.train_labels)).sum()))
+  return counts
 
 
-def summary(run: str, counts: dict[str, int]) -> str:
+def summary(runs: list[str], counts: dict[str, dict[str, tuple[int, int]]]) -> str:
+  """The section's markdown: the label sets of every run, then a row per variant."""
+  names = [run_name(run) for run in runs]
   lines = [
-      '## Wrong labels or missing examples? (experiments/label_noise.py)', '',
-      f'    python experiments/label_noise.py --run={run}', '',
-      f'Machine: {sweep.machine()}. Table written {sweep.today()}. The run\'s '
-      f'{counts["labeled"]:,} labeled examples ({counts["wrong"]:,} of their labels wrong), '
-      'trained by the default recipe\'s last iteration from a fresh model, with the run\'s '
-      'labels and with their true labels (an oracle diagnostic); the rest of the training '
-      'set stays unlabeled in both.', '',
-      '| labels | test accuracy | wall min |',
-      '|---|---:|---:|',
+      f'## Wrong labels or missing examples? (experiments/label_noise.py: {", ".join(names)})',
+      '',
+      f'    python experiments/label_noise.py --run={",".join(runs)} '
+      f'--variants={",".join(FLAGS.variants)}', '',
+      f'Machine: {sweep.machine()}. Table written {sweep.today()}. Each run\'s labeled '
+      'examples, trained by the default recipe\'s last iteration from a fresh model '
+      '(run.py --iterations=1), with the label set and flags of each variant; the rest of '
+      'the training set stays unlabeled. The label sets (true_labels is an oracle '
+      'diagnostic):', '',
+      '| label set | ' + ' | '.join(names) + ' |',
+      '|---|' + '---:|' * len(names),
   ]
-  for variant in VARIANTS:
-    r = sweep.load_results(os.path.join(FLAGS.runs_dir, variant))
-    if r and r.get('stop_reason'):
-      lines.append(f'| {variant} | {100 * r["final_test_accuracy"]:.2f} % '
-                   f'| {sweep.mean_minutes([r])} |')
+  for label_set in dict.fromkeys(VARIANTS[v][0] for v in FLAGS.variants):
+    cells = [f'{counts[name][label_set][0]:,} labeled, {counts[name][label_set][1]:,} wrong'
+             for name in names]
+    lines.append(f'| {label_set} | ' + ' | '.join(cells) + ' |')
+  lines += ['', '| variant | label set | flags | ' + ' | '.join(names) + ' | mean | wall min |',
+            '|---|---|---|' + '---:|' * (len(names) + 2)]
+  for variant in FLAGS.variants:
+    label_set, flags_ = VARIANTS[variant]
+    results = [sweep.load_results(os.path.join(FLAGS.runs_dir, name, variant)) for name in names]
+    finished = [r if r and r.get('stop_reason') else None for r in results]
+    cells = [f'{100 * r["final_test_accuracy"]:.2f} %' if r else '-' for r in finished]
+    accuracies = [r['final_test_accuracy'] for r in finished if r]
+    flag_cell = f'`{" ".join(flags_)}`' if flags_ else '-'
+    lines.append(f'| {variant} | {label_set} | {flag_cell} | ' + ' | '.join(cells) +
+                 f' | {sweep.mean_std(accuracies)} '
+                 f'| {sweep.mean_minutes([r for r in finished if r])} |')
   return '\n'.join(lines)
+
+
+def run_name(run: str) -> str:
+  """A run's folder under --runs_dir: its workdir's own name."""
+  return os.path.basename(os.path.normpath(run))
+
+
+def fail(message: str) -> None:
+  print(f'label_noise.py: error: {message}', file=sys.stderr)
+  sys.exit(2)
 
 
 def main(argv):
   del argv
-  if not FLAGS.run or not os.path.exists(os.path.join(FLAGS.run, 'labels.npz')):
-    print(f'label_noise.py: error: --run must be a finished run\'s workdir, got {FLAGS.run!r}',
-          file=sys.stderr)
-    sys.exit(2)
+  runs = FLAGS.run or []
+  if not runs or not all(os.path.exists(os.path.join(run, 'labels.npz')) for run in runs):
+    fail(f'--run must be finished runs\' workdirs, got {FLAGS.run!r}')
+  if len({run_name(run) for run in runs}) < len(runs):
+    fail(f'--run names two runs of the same folder name: {FLAGS.run!r}')
+  unknown = sorted(set(FLAGS.variants) - set(VARIANTS))
+  if unknown or not FLAGS.variants:
+    fail(f'unknown --variants {unknown}; choose from {", ".join(VARIANTS)}')
+  label_set_names = list(dict.fromkeys(VARIANTS[v][0] for v in FLAGS.variants))
   try:
-    counts = write_data_sets(FLAGS.run, FLAGS.runs_dir, FLAGS.data_dir)
+    mnist = data.load_dataset('mnist', FLAGS.data_dir, offline=True)
   except data.DataError as e:
-    print(f'label_noise.py: error: {e}', file=sys.stderr)
-    sys.exit(2)
-  seed = sweep.load_results(FLAGS.run)['config']['seed']
-  runs = [sweep.Run(variant, (f'--dataset=npz:{os.path.join(FLAGS.runs_dir, variant)}.npz',
-                              '--iterations=1', f'--seed={seed}'))
-          for variant in VARIANTS]
-  sweep.run_and_tabulate(runs, FLAGS.runs_dir, lambda: summary(FLAGS.run, counts),
-                         FLAGS.benchmarks, 'label_noise', FLAGS.summarize_only, FLAGS.parallel)
+    fail(str(e))
+  counts, sweep_runs = {}, []
+  for run in runs:
+    name = run_name(run)
+    run_dir = os.path.join(FLAGS.runs_dir, name)
+    counts[name] = write_data_sets(run, run_dir, mnist, label_set_names)
+    seed = sweep.load_results(run)['config']['seed']
+    for variant in FLAGS.variants:
+      label_set, flags_ = VARIANTS[variant]
+      sweep_runs.append(sweep.Run(
+          os.path.join(name, variant),
+          (f'--dataset=npz:{os.path.join(run_dir, label_set)}.npz', '--iterations=1',
+           f'--seed={seed}', *flags_)))
+  sweep.run_and_tabulate(sweep_runs, FLAGS.runs_dir, lambda: summary(runs, counts),
+                         FLAGS.benchmarks, FLAGS.section, FLAGS.summarize_only, FLAGS.parallel)
 
 
 if __name__ == '__main__':
