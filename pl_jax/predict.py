@@ -88,13 +88,27 @@ def predict_with(predictor: Predictor, images: np.ndarray, chunk_size: int = 102
   """The predictor on images, over its run's predict_views (views: that many
   instead, to compare predictors; experiments/predict_views.py):
   (confidence float32[N], predicted int32[N])."""
-  config = predictor.config
   confidence, predicted, _ = jax.device_get(score.score(
       predictor.model.apply, predictor.params, jax.device_put(images),
-      min(chunk_size, len(images)), augmentation=config.augmentation,
-      views=config.predict_views if views is None else views,
-      key=loop.predict_view_key(config.seed)))
+      min(chunk_size, len(images)), **_views(predictor, views)))
   return confidence, predicted
+
+
+def probabilities_with(predictor: Predictor, images: np.ndarray,
+                       chunk_size: int = 1024) -> np.ndarray:
+  """float32[N, K]: the softmax predict_with takes its prediction from, to average
+  over predictors (experiments/ensemble.py)."""
+  return jax.device_get(score.probabilities(
+      predictor.model.apply, predictor.params, jax.device_put(images),
+      min(chunk_size, len(images)), **_views(predictor)))
+
+
+def _views(predictor: Predictor, views: int | None = None) -> dict:
+  """How the predictor's run predicts over views: score's keyword arguments."""
+  config = predictor.config
+  return dict(augmentation=config.augmentation,
+              views=config.predict_views if views is None else views,
+              key=loop.predict_view_key(config.seed))
 
 
 def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):

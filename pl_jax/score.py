@@ -11,8 +11,10 @@ from pl_jax import augment
 from pl_jax import sharding as sharding_lib
 
 
-@functools.partial(jax.jit, static_argnames=('apply_fn', 'chunk_size', 'sharding',
-                                              'augmentation', 'views'))
+STATIC = ('apply_fn', 'chunk_size', 'sharding', 'augmentation', 'views')
+
+
+@functools.partial(jax.jit, static_argnames=STATIC)
 def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
           chunk_size: int = 1024, sharding: NamedSharding | None = None,
           augmentation: augment.Augmentation = augment.Augmentation(), views: int = 0,
@@ -36,6 +38,29 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
     margin: float32[N], the top probability minus the second (how sure the
       model is between its two best guesses).
   """
+  probabilities = _probabilities(apply_fn, params, images, chunk_size, sharding,
+                                 augmentation, views, key)
+  top2 = jax.lax.top_k(probabilities, 2)[0]
+  scores = (top2[:, 0], jnp.argmax(probabilities, axis=-1).astype(jnp.int32),
+            top2[:, 0] - top2[:, 1])
+  # Whole on every device: selection and the host read them (many hosts too).
+  return scores if sharding is None else sharding_lib.replicate(scores, sharding.mesh)
+
+
+@functools.partial(jax.jit, static_argnames=STATIC)
+def probabilities(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
+                  chunk_size: int = 1024, sharding: NamedSharding | None = None,
+                  augmentation: augment.Augmentation = augment.Augmentation(),
+                  views: int = 0, key: jax.Array | None = None) -> jax.Array:
+  """float32[N, K]: the softmax whose top class and value `score` returns (same
+  arguments), for averaging over models (experiments/ensemble.py)."""
+  return _probabilities(apply_fn, params, images, chunk_size, sharding, augmentation, views,
+                        key)
+
+
+def _probabilities(apply_fn, params, images, chunk_size, sharding, augmentation, views,
+                   key) -> jax.Array:
+  """The softmax of every image, chunk by chunk (traced inside score's jit)."""
   n = images.shape[0]
   padded = jnp.pad(images, [(0, -n % chunk_size)] + [(0, 0)] * (images.ndim - 1))
   chunks = padded.reshape(-1, chunk_size, *images.shape[1:])
@@ -46,19 +71,14 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
 
   if views == 0:  # Kept apart so that runs without views keep their numbers to the bit.
     logits = jax.lax.map(chunk_logits, chunks)
-    probabilities = jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
-  else:
-    def chunk_probabilities(indexed_chunk):
-      index, chunk = indexed_chunk
-      total = jax.nn.softmax(chunk_logits(chunk))
-      for view in range(views):
-        view_key = jax.random.fold_in(jax.random.fold_in(key, view), index)
-        total += jax.nn.softmax(chunk_logits(augmentation(view_key, chunk)))
-      return total / (views + 1)
-    probabilities = jax.lax.map(chunk_probabilities, (jnp.arange(len(chunks)), chunks))
-    probabilities = probabilities.reshape(-1, probabilities.shape[-1])[:n]
-  top2 = jax.lax.top_k(probabilities, 2)[0]
-  scores = (top2[:, 0], jnp.argmax(probabilities, axis=-1).astype(jnp.int32),
-            top2[:, 0] - top2[:, 1])
-  # Whole on every device: selection and the host read them (many hosts too).
-  return scores if sharding is None else sharding_lib.replicate(scores, sharding.mesh)
+    return jax.nn.softmax(logits.reshape(-1, logits.shape[-1])[:n])
+
+  def chunk_probabilities(indexed_chunk):
+    index, chunk = indexed_chunk
+    total = jax.nn.softmax(chunk_logits(chunk))
+    for view in range(views):
+      view_key = jax.random.fold_in(jax.random.fold_in(key, view), index)
+      total += jax.nn.softmax(chunk_logits(augmentation(view_key, chunk)))
+    return total / (views + 1)
+  per_chunk = jax.lax.map(chunk_probabilities, (jnp.arange(len(chunks)), chunks))
+  return per_chunk.reshape(-1, per_chunk.shape[-1])[:n]

@@ -1,0 +1,88 @@
+"""Averaging models: would a run's test accuracy gain if it predicted by the mean
+softmax of several models trained on its labels? Finished runs answer it
+without training: each group of runs (its members, `+`-joined) predicts the
+MNIST test set by the mean of its members' softmax, against each member alone.
+
+  python experiments/ensemble.py --groups=runs/tune/n1000_default-s100+runs/tune/n1000_human16-s100
+
+A member can be a run of the loop or a model trained on a run's labels
+(experiments/label_noise.py's `as_labeled`: the shape of a last iteration that
+trains a second model on the same labels). Each member predicts as its run
+does (its --predict_views). Only tuning-seed runs belong here: the test
+accuracies decide a setting. The table replaces the `ensemble` section of
+BENCHMARKS.md.
+"""
+
+import os
+import sys
+
+import numpy as np
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pl_jax import data, predict, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list('groups', [], 'Groups of finished MNIST runs on tuning seeds, each '
+                  'its members joined by "+".')
+flags.DEFINE_string('data_dir', None, 'Where MNIST is cached (run.py\'s --data_dir).')
+flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into.')
+
+
+def group_accuracies(members: list[str], dataset: data.Dataset) -> tuple[list[float], float]:
+  """Each member's test accuracy, and the accuracy of their mean softmax."""
+  probabilities = [predict.probabilities_with(predict.load_predictor(run), dataset.test_images)
+                   for run in members]
+  def accuracy(p):
+    return float(np.mean(p.argmax(-1) == dataset.test_labels))
+  return [accuracy(p) for p in probabilities], accuracy(np.mean(probabilities, axis=0))
+
+
+def name(run: str) -> str:
+  """A member as the table shows it: its workdir's last two folders."""
+  return '/'.join(os.path.normpath(run).split(os.sep)[-2:])
+
+
+def summary(groups: list[list[str]], results: list[tuple[list[float], float]]) -> str:
+  lines = ['## Averaging models (experiments/ensemble.py)', '',
+           f'    python experiments/ensemble.py --groups={",".join("+".join(g) for g in groups)}',
+           '', f'Machine: {sweep.machine()}. Table written {sweep.today()}. MNIST test accuracy '
+           'of each member alone, their mean, and of the mean of their softmax (the ensemble); '
+           'mean +- std over the groups.', '',
+           '| members | each alone | their mean | ensemble | gain |',
+           '|---|---:|---:|---:|---:|']
+  for members, (alone, together) in zip(groups, results):
+    lines.append(f'| {" + ".join(name(m) for m in members)} | '
+                 + ' / '.join(f'{100 * a:.2f}' for a in alone)
+                 + f' % | {100 * np.mean(alone):.2f} % | {100 * together:.2f} % '
+                 f'| {100 * (together - np.mean(alone)):+.2f} points |')
+  means = [float(np.mean(alone)) for alone, _ in results]
+  ensembles = [together for _, together in results]
+  lines.append(f'| mean | | {sweep.mean_std(means)} | {sweep.mean_std(ensembles)} '
+               f'| {sweep.mean_std(np.subtract(ensembles, means), " points")} |')
+  return '\n'.join(lines)
+
+
+def fail(message: str) -> None:
+  print(f'ensemble.py: error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def main(argv):
+  del argv
+  groups = [group.split('+') for group in FLAGS.groups]
+  if not groups or min(len(members) for members in groups) < 2:
+    fail('--groups must name groups of two or more finished runs, joined by "+"')
+  try:
+    dataset = data.load_dataset('mnist', FLAGS.data_dir, offline=True)
+    results = [group_accuracies(members, dataset) for members in groups]
+  except (data.DataError, predict.PredictError) as e:
+    fail(str(e))
+  for members, (alone, together) in zip(groups, results):
+    print(' + '.join(members), 'alone', ' '.join(f'{100 * a:.2f} %' for a in alone),
+          f'ensemble {100 * together:.2f} %')
+  sweep.replace_section(FLAGS.benchmarks, 'ensemble', summary(groups, results))
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,54 @@
+"""experiments/ensemble.py: the mean softmax of finished runs' models, and bad input."""
+
+import os
+import re
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from pl_jax import loop
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+
+
+def test_table_of_a_group(small_mnist, mnist, tmp_path):
+  results = []
+  for seed in (0, 1):
+    config = loop.Config(n_labeled=300, threshold=0.5, iterations=1, epochs=1, min_steps=20,
+                         seed=seed)
+    results.append(loop.self_train(small_mnist, config, str(tmp_path / f's{seed}'),
+                                   progress=False, log=lambda _: None))
+  benchmarks = tmp_path / 'BENCHMARKS.md'
+  done = subprocess.run([sys.executable, 'experiments/ensemble.py',
+                         f'--groups={tmp_path}/s0+{tmp_path}/s1', f'--benchmarks={benchmarks}'],
+                        cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr
+  row = re.search(r'^\| \S+/s0 \+ \S+/s1 \| ([\d.]+) / ([\d.]+) % \| ([\d.]+) % \| ([\d.]+) % '
+                  r'\| ([+-][\d.]+) points \|$', benchmarks.read_text(), re.M)
+  assert row, benchmarks.read_text()
+  # The same numbers from the models directly, on the whole MNIST test set.
+  softmax = [np.asarray(jax.nn.softmax(r.model.apply({'params': r.params}, mnist.test_images)))
+             for r in results]
+  alone = [100 * np.mean(np.argmax(p, -1) == mnist.test_labels) for p in softmax]
+  together = 100 * np.mean(np.argmax(np.mean(softmax, 0), -1) == mnist.test_labels)
+  assert [float(row[1]), float(row[2])] == [round(a, 2) for a in alone]
+  assert float(row[4]) == round(together, 2)
+  assert abs(float(row[5]) - (together - np.mean(alone))) < 0.006
+
+
+@pytest.mark.parametrize('groups, message', [
+    (None, '--groups must name groups of two or more'),
+    ('{tmp}/a', '--groups must name groups of two or more'),
+    ('{tmp}/a+{tmp}/b', 'no saved model'),
+])
+def test_bad_input_is_one_line(tmp_path, groups, message):
+  args = [f'--groups={groups.format(tmp=tmp_path)}'] if groups else []
+  done = subprocess.run([sys.executable, 'experiments/ensemble.py', *args,
+                         f'--benchmarks={tmp_path}/B.md'],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert done.returncode == 2
+  assert done.stderr.count('\n') == 1 and message in done.stderr, done.stderr
+  assert not os.path.exists(tmp_path / 'B.md')
