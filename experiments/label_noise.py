@@ -19,7 +19,7 @@ experiment and never a lever of the recipe.
 The same fresh last iteration also screens levers of the last iteration
 alone, without rerunning the loop (a fresh model on a run's labels does as
 well as the run's own last model): other training flags on the run's labels
-(`cosine`, `final40`), or the run's last selection made again from its last
+(`cosine`: --lr_schedule=cosine), or the run's last selection made again from its last
 scores with a setting changed (`slack10`: --class_slack=0.1). See VARIANTS.
 
   python experiments/label_noise.py --run=runs/tune/final20_ema-s100
@@ -57,7 +57,6 @@ VARIANTS = {
     'as_labeled': ('as_labeled', ()),
     'true_labels': ('true_labels', ()),
     'cosine': ('as_labeled', ('--lr_schedule=cosine',)),
-    'final40': ('as_labeled', ('--final_epochs=40',)),
     'slack10': ('slack10', ()),
 }
 # Label sets made by selecting again (reselected_labels), with these changes.
