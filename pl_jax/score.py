@@ -11,10 +11,10 @@ from pl_jax import augment
 from pl_jax import sharding as sharding_lib
 
 
-STATIC = ('apply_fn', 'chunk_size', 'sharding', 'augmentation', 'views')
+_STATIC = ('apply_fn', 'chunk_size', 'sharding', 'augmentation', 'views')
 
 
-@functools.partial(jax.jit, static_argnames=STATIC)
+@functools.partial(jax.jit, static_argnames=_STATIC)
 def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
           chunk_size: int = 1024, sharding: NamedSharding | None = None,
           augmentation: augment.Augmentation = augment.Augmentation(), views: int = 0,
@@ -47,7 +47,7 @@ def score(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
   return scores if sharding is None else sharding_lib.replicate(scores, sharding.mesh)
 
 
-@functools.partial(jax.jit, static_argnames=STATIC)
+@functools.partial(jax.jit, static_argnames=_STATIC)
 def probabilities(apply_fn: Callable[..., jax.Array], params: Any, images: jax.Array,
                   chunk_size: int = 1024, sharding: NamedSharding | None = None,
                   augmentation: augment.Augmentation = augment.Augmentation(),
