@@ -63,21 +63,17 @@ def summary(groups: list[list[str]], results: list[tuple[list[float], float]]) -
   return '\n'.join(lines)
 
 
-def fail(message: str) -> None:
-  print(f'ensemble.py: error: {message}', file=sys.stderr)
-  sys.exit(2)
-
-
 def main(argv):
   del argv
   groups = [group.split('+') for group in FLAGS.groups]
   if not groups or min(len(members) for members in groups) < 2:
-    fail('--groups must name groups of two or more finished runs, joined by "+"')
+    sweep.fail('ensemble.py',
+               '--groups must name groups of two or more finished runs, joined by "+"')
   try:
     dataset = data.load_dataset('mnist', FLAGS.data_dir, offline=True)
     results = [group_accuracies(members, dataset) for members in groups]
   except (data.DataError, predict.PredictError) as e:
-    fail(str(e))
+    sweep.fail('ensemble.py', str(e))
   for members, (alone, together) in zip(groups, results):
     print(' + '.join(members), 'alone', ' '.join(f'{100 * a:.2f} %' for a in alone),
           f'ensemble {100 * together:.2f} %')

@@ -108,7 +108,7 @@ def write_data_sets(run: str, run_dir: str, mnist: data.Dataset,
   with np.load(os.path.join(run, 'labels.npz')) as f:
     labels, source = f['labels'], f['source']
   if len(labels) != len(mnist.train_labels):
-    raise SystemExit(f'label_noise.py: error: {run} is not a run on MNIST\'s training set')
+    sweep.fail('label_noise.py', f'{run} is not a run on MNIST\'s training set')
   sets = label_sets(labels, source, mnist.train_labels)
   for name in set(names) & set(RESELECTED):
     sets[name] = reselected_labels(run, mnist.num_classes, **RESELECTED[name])
@@ -126,7 +126,7 @@ def write_data_sets(run: str, run_dir: str, mnist: data.Dataset,
 
 def summary(runs: list[str], counts: dict[str, dict[str, tuple[int, int]]]) -> str:
   """The section's markdown: the label sets of every run, then a row per variant."""
-  names = [run_name(run) for run in runs]
+  names = [sweep.run_name(run) for run in runs]
   lines = [
       f'## Wrong labels or missing examples? (experiments/label_noise.py: {", ".join(names)})',
       '',
@@ -140,7 +140,7 @@ def summary(runs: list[str], counts: dict[str, dict[str, tuple[int, int]]]) -> s
       '| label set | ' + ' | '.join(names) + ' |',
       '|---|' + '---:|' * len(names),
   ]
-  for label_set in dict.fromkeys(VARIANTS[v][0] for v in FLAGS.variants):
+  for label_set in counts[names[0]]:  # The label sets the variants train on, in order.
     cells = [f'{counts[name][label_set][0]:,} labeled, {counts[name][label_set][1]:,} wrong'
              for name in names]
     lines.append(f'| {label_set} | ' + ' | '.join(cells) + ' |')
@@ -159,34 +159,24 @@ def summary(runs: list[str], counts: dict[str, dict[str, tuple[int, int]]]) -> s
   return '\n'.join(lines)
 
 
-def run_name(run: str) -> str:
-  """A run's folder under --runs_dir: its workdir's own name."""
-  return os.path.basename(os.path.normpath(run))
-
-
-def fail(message: str) -> None:
-  print(f'label_noise.py: error: {message}', file=sys.stderr)
-  sys.exit(2)
-
-
 def main(argv):
   del argv
   runs = FLAGS.run or []
   if not runs or not all(os.path.exists(os.path.join(run, 'labels.npz')) for run in runs):
-    fail(f'--run must be finished runs\' workdirs, got {FLAGS.run!r}')
-  if len({run_name(run) for run in runs}) < len(runs):
-    fail(f'--run names two runs of the same folder name: {FLAGS.run!r}')
+    sweep.fail('label_noise.py', f'--run must be finished runs\' workdirs, got {FLAGS.run!r}')
+  if len({sweep.run_name(run) for run in runs}) < len(runs):
+    sweep.fail('label_noise.py', f'--run names two runs of the same folder name: {FLAGS.run!r}')
   unknown = sorted(set(FLAGS.variants) - set(VARIANTS))
   if unknown or not FLAGS.variants:
-    fail(f'unknown --variants {unknown}; choose from {", ".join(VARIANTS)}')
+    sweep.fail('label_noise.py', f'unknown --variants {unknown}; choose from {", ".join(VARIANTS)}')
   label_set_names = list(dict.fromkeys(VARIANTS[v][0] for v in FLAGS.variants))
   try:
     mnist = data.load_dataset('mnist', FLAGS.data_dir, offline=True)
   except data.DataError as e:
-    fail(str(e))
+    sweep.fail('label_noise.py', str(e))
   counts, sweep_runs = {}, []
   for run in runs:
-    name = run_name(run)
+    name = sweep.run_name(run)
     run_dir = os.path.join(FLAGS.runs_dir, name)
     counts[name] = write_data_sets(run, run_dir, mnist, label_set_names)
     seed = sweep.load_results(run)['config']['seed']

@@ -44,7 +44,7 @@ def summary(accuracies: dict[str, list[float]], views: list[int]) -> str:
            '', '| run | ' + ' | '.join(f'K = {k}' for k in views) + ' |',
            '|---|' + '---:|' * len(views)]
   for run, values in accuracies.items():
-    lines.append(f'| {os.path.basename(os.path.normpath(run))} | '
+    lines.append(f'| {sweep.run_name(run)} | '
                  + ' | '.join(f'{100 * v:.2f} %' for v in values) + ' |')
   columns = list(zip(*accuracies.values()))
   lines.append('| mean | ' + ' | '.join(sweep.mean_std(c) for c in columns) + ' |')
@@ -58,15 +58,12 @@ def main(argv):
   except ValueError:
     views = [-1]
   if not FLAGS.runs or min(views) < 0:
-    print('predict_views.py: error: --runs must name finished runs and --views numbers '
-          '>= 0', file=sys.stderr)
-    sys.exit(2)
+    sweep.fail('predict_views.py', '--runs must name finished runs and --views numbers >= 0')
   try:
     dataset = data.load_dataset('mnist', FLAGS.data_dir, offline=True)
     accuracies = {run: test_accuracies(run, dataset, views) for run in FLAGS.runs}
   except (data.DataError, predict.PredictError) as e:
-    print(f'predict_views.py: error: {e}', file=sys.stderr)
-    sys.exit(2)
+    sweep.fail('predict_views.py', str(e))
   for run, values in accuracies.items():
     print(run, ' '.join(f'K={k}: {100 * v:.2f} %' for k, v in zip(views, values)))
   sweep.replace_section(FLAGS.benchmarks, 'predict_views', summary(accuracies, views))

@@ -122,6 +122,17 @@ def run_and_tabulate(runs: list[Run], runs_dir: str, summary, benchmarks: str,
   print(text)
 
 
+def run_name(workdir: str) -> str:
+  """How tables name a run: its workdir's own folder name."""
+  return os.path.basename(os.path.normpath(workdir))
+
+
+def fail(script: str, message: str) -> None:
+  """A script's bad input: one line on stderr, exit code 2."""
+  print(f'{script}: error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
 def mean_std(values, unit: str = ' %') -> str:
   """'mean +- std' in percent of fractions (std over seeds, ddof=1); a single
   value alone (a spread of one is no spread); '-' for none. unit: what follows

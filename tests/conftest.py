@@ -1,6 +1,9 @@
 """Shared fixtures: the real MNIST (downloaded and cached once per machine)."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -64,3 +67,16 @@ def own_folder(tmp_path, mnist):
     folder.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image[..., 0]).save(folder / f'test{i:04d}.png')
   return root
+
+
+def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+  """`python *args` from the repository root, its output captured as text."""
+  return subprocess.run([sys.executable, *map(str, args)], cwd=os.path.dirname(
+      os.path.dirname(os.path.abspath(__file__))), capture_output=True, text=True,
+                        timeout=timeout)
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess, message: str) -> None:
+  """Bad input's contract: exit code 2 and one line on stderr that says why."""
+  assert done.returncode == 2
+  assert done.stderr.count('\n') == 1 and message in done.stderr, done.stderr

@@ -2,16 +2,13 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 
+from conftest import assert_one_line_error, run_script
 from pl_jax import loop
-
-ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 
 def test_table_of_a_group(small_mnist, mnist, tmp_path):
@@ -22,9 +19,8 @@ def test_table_of_a_group(small_mnist, mnist, tmp_path):
     results.append(loop.self_train(small_mnist, config, str(tmp_path / f's{seed}'),
                                    progress=False, log=lambda _: None))
   benchmarks = tmp_path / 'BENCHMARKS.md'
-  done = subprocess.run([sys.executable, 'experiments/ensemble.py',
-                         f'--groups={tmp_path}/s0+{tmp_path}/s1', f'--benchmarks={benchmarks}'],
-                        cwd=ROOT, capture_output=True, text=True, timeout=600)
+  done = run_script('experiments/ensemble.py', f'--groups={tmp_path}/s0+{tmp_path}/s1',
+                    f'--benchmarks={benchmarks}', timeout=600)
   assert done.returncode == 0, done.stderr
   row = re.search(r'^\| \S+/s0 \+ \S+/s1 \| ([\d.]+) / ([\d.]+) % \| ([\d.]+) % \| ([\d.]+) % '
                   r'\| ([+-][\d.]+) points \|$', benchmarks.read_text(), re.M)
@@ -46,9 +42,6 @@ def test_table_of_a_group(small_mnist, mnist, tmp_path):
 ])
 def test_bad_input_is_one_line(tmp_path, groups, message):
   args = [f'--groups={groups.format(tmp=tmp_path)}'] if groups else []
-  done = subprocess.run([sys.executable, 'experiments/ensemble.py', *args,
-                         f'--benchmarks={tmp_path}/B.md'],
-                        cwd=ROOT, capture_output=True, text=True, timeout=300)
-  assert done.returncode == 2
-  assert done.stderr.count('\n') == 1 and message in done.stderr, done.stderr
+  assert_one_line_error(run_script('experiments/ensemble.py', *args,
+                                   f'--benchmarks={tmp_path}/B.md'), message)
   assert not os.path.exists(tmp_path / 'B.md')

@@ -2,22 +2,18 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from conftest import assert_one_line_error, run_script
 from pl_jax import loop, select
-
-ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 
 def in_own_process(code: str):
   """Runs code that imports the script, in a process of its own (its absl flags
   share names with other experiments' that tests import); returns its printed JSON."""
-  done = subprocess.run([sys.executable, '-c', 'import sys; sys.path.insert(0, "experiments")\n'
-                         + code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+  done = run_script('-c', 'import sys; sys.path.insert(0, "experiments")\n' + code)
   assert done.returncode == 0, done.stderr
   return json.loads(done.stdout)
 
@@ -75,9 +71,7 @@ def test_bad_input_is_one_line(tmp_path, args, message):
   run.mkdir()
   (run / 'labels.npz').write_bytes(b'')  # Enough to pass for a run until used.
   args = [a.format(tmp=tmp_path, run=run) for a in args]
-  done = subprocess.run([sys.executable, 'experiments/label_noise.py', *args,
-                         f'--runs_dir={tmp_path}/out', f'--benchmarks={tmp_path}/B.md'],
-                        cwd=ROOT, capture_output=True, text=True, timeout=120)
-  assert done.returncode == 2
-  assert done.stderr.count('\n') == 1 and message in done.stderr, done.stderr
+  assert_one_line_error(run_script('experiments/label_noise.py', *args,
+                                   f'--runs_dir={tmp_path}/out', f'--benchmarks={tmp_path}/B.md',
+                                   timeout=120), message)
   assert not os.path.exists(tmp_path / 'out') and not os.path.exists(tmp_path / 'B.md')

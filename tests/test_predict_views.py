@@ -2,16 +2,13 @@
 
 import os
 import re
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 
+from conftest import assert_one_line_error, run_script
 from pl_jax import loop, score
-
-ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 
 def test_table_of_a_finished_run(small_mnist, mnist, tmp_path):
@@ -20,9 +17,8 @@ def test_table_of_a_finished_run(small_mnist, mnist, tmp_path):
   run = tmp_path / 'run'
   result = loop.self_train(small_mnist, config, str(run), progress=False, log=lambda _: None)
   benchmarks = tmp_path / 'BENCHMARKS.md'
-  done = subprocess.run([sys.executable, 'experiments/predict_views.py', f'--runs={run}',
-                         '--views=0,2', f'--benchmarks={benchmarks}'],
-                        cwd=ROOT, capture_output=True, text=True, timeout=600)
+  done = run_script('experiments/predict_views.py', f'--runs={run}', '--views=0,2',
+                    f'--benchmarks={benchmarks}', timeout=600)
   assert done.returncode == 0, done.stderr
   row = re.search(r'^\| run \| ([\d.]+) % \| ([\d.]+) % \|$', benchmarks.read_text(), re.M)
   assert row, benchmarks.read_text()
@@ -38,9 +34,6 @@ def test_table_of_a_finished_run(small_mnist, mnist, tmp_path):
 ])
 def test_bad_input_is_one_line(tmp_path, runs, message):
   args = [f'--runs={tmp_path}/{runs}'] if runs else []
-  done = subprocess.run([sys.executable, 'experiments/predict_views.py', *args,
-                         f'--benchmarks={tmp_path}/B.md'],
-                        cwd=ROOT, capture_output=True, text=True, timeout=300)
-  assert done.returncode == 2
-  assert done.stderr.count('\n') == 1 and message in done.stderr
+  assert_one_line_error(run_script('experiments/predict_views.py', *args,
+                                   f'--benchmarks={tmp_path}/B.md'), message)
   assert not os.path.exists(tmp_path / 'B.md')
