@@ -72,6 +72,9 @@ flags.DEFINE_float('mixup', 0.0, 'Mixup\'s alpha: train on pairs of images mixed
                    'Beta(alpha, alpha) weight, against both labels; 0: off.')
 flags.DEFINE_integer('final_epochs', 0, 'Epochs of the last iteration (at least --epochs), '
                      'which trains the model the run leaves; 0: as the others.')
+flags.DEFINE_integer('final_models', 1, 'Models the run ends with: the last iteration\'s and '
+                     'this many minus one more, each trained from a fresh start on the final '
+                     'labels; they predict by their mean softmax. 1: the last model alone.')
 flags.DEFINE_integer('human_per_batch', 0, 'Add this many human-labeled examples, drawn at '
                      'random, to every training batch; 0: none.')
 flags.DEFINE_float('ema_decay', 0.0, 'Score the pool and the test set with a moving average '
@@ -181,6 +184,7 @@ def flag_errors() -> list[str]:
       (FLAGS.iterations >= 1, f'--iterations must be >= 1, got {FLAGS.iterations}'),
       (FLAGS.epochs >= 1, f'--epochs must be >= 1, got {FLAGS.epochs}'),
       (FLAGS.final_epochs >= 0, f'--final_epochs must be >= 0, got {FLAGS.final_epochs}'),
+      (FLAGS.final_models >= 1, f'--final_models must be >= 1, got {FLAGS.final_models}'),
       (FLAGS.min_steps >= 0, f'--min_steps must be >= 0, got {FLAGS.min_steps}'),
       (FLAGS.batch_size >= 1, f'--batch_size must be >= 1, got {FLAGS.batch_size}'),
       (FLAGS.width >= 1, f'--width must be >= 1, got {FLAGS.width}'),

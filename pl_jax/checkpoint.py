@@ -1,7 +1,8 @@
 """Checkpoint: the loop's state after each finished iteration, with orbax.
 
 What is saved: the label state, the last model (parameters, optimizer state,
-step) and the run's record so far. The random keys need no saving: each
+step) and the run's record so far; where a run ends with several final models
+(loop.Config.final_models), their parameters too, stacked. The random keys need no saving: each
 iteration's keys are folded in from the seed and the iteration number, so a
 run resumed after iteration k draws exactly what an uninterrupted one would.
 """
@@ -18,6 +19,7 @@ import orbax.checkpoint as ocp
 from pl_jax import select, train
 
 DIRECTORY = 'checkpoints'
+ENSEMBLE = 'ensemble'  # The checkpoint item of the final models' parameters.
 
 
 def _manager(workdir: str) -> ocp.CheckpointManager:
@@ -39,17 +41,22 @@ def _tree(train_state: train.TrainState, label_state: select.LabelState) -> dict
 
 
 def save(workdir: str, iteration: int, train_state: train.TrainState,
-         label_state: select.LabelState, record: dict) -> None:
+         label_state: select.LabelState, record: dict, ensemble_params=None) -> None:
   """Saves the state after `iteration` (orbax writes it atomically).
+
+  ensemble_params: the final models' parameters, stacked (models.stack_params),
+  or None: an item of their own, which only a predictor restores.
 
   Raises OSError whatever orbax raised: a failed save is an I/O problem (a
   full disk, say), and the previous checkpoint stays the newest.
   """
   try:
     with _manager(workdir) as manager:
-      manager.save(iteration, args=ocp.args.Composite(
-          state=ocp.args.StandardSave(_tree(train_state, label_state)),
-          record=ocp.args.JsonSave(record)))
+      items = dict(state=ocp.args.StandardSave(_tree(train_state, label_state)),
+                   record=ocp.args.JsonSave(record))
+      if ensemble_params is not None:
+        items[ENSEMBLE] = ocp.args.StandardSave(ensemble_params)
+      manager.save(iteration, args=ocp.args.Composite(**items))
       manager.wait_until_finished()
   except OSError:
     raise
@@ -84,14 +91,24 @@ def restore(workdir: str, like_train_state: train.TrainState,
   return iteration, train_state, label_state, restored['record']
 
 
-def restore_params(workdir: str):
-  """Only the last model's parameters (for prediction), as saved: the moving
-  average where the run kept one (train.evaluation_params)."""
+def restore_params(workdir: str, ensemble: bool = False):
+  """Only the parameters that predict, as saved: the last model's (the moving
+  average where the run kept one, train.evaluation_params), or with ensemble
+  the final models', stacked.
+
+  Raises FileNotFoundError: no checkpoint, or none of the final models.
+  """
   iteration = latest_iteration(workdir)
   if iteration is None:
     raise FileNotFoundError(f'no checkpoint in {workdir}')
+  item = ENSEMBLE if ensemble else 'state'
+  # Orbax keeps each item of a step in a folder of its name.
+  if not os.path.isdir(os.path.join(workdir, DIRECTORY, str(iteration), item)):
+    raise FileNotFoundError(f'no {item} in the checkpoint of {workdir}')
   with _manager(workdir) as manager:
     # Without a target, orbax restores the saved tree as it is (dicts of arrays).
     restored = manager.restore(iteration, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore()))
+        **{item: ocp.args.StandardRestore()}))
+  if ensemble:
+    return restored[ENSEMBLE]
   return restored['state'].get('ema_params', restored['state']['params'])

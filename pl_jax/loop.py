@@ -131,8 +131,17 @@ class Config:
   strong_max_degrees: float = 0.0
   strong_max_scale: float = 0.0
   strong_cutout: int = 0
+  # Models the run ends with: the last iteration's, and final_models - 1 more,
+  # each trained from a fresh start on the labels the run ends with (its last
+  # selection) for the last iteration's epochs. The run predicts (the test set,
+  # and run.py --predict) by their mean softmax (models.Ensemble): averaging
+  # models of other random draws cancels part of each one's errors. 1: the last
+  # model alone (the seed's).
+  final_models: int = 1
 
   def __post_init__(self):
+    if self.final_models < 1:
+      raise ValueError(f'final_models must be >= 1, got {self.final_models}')
     if self.selection not in SELECTIONS:
       raise ValueError(f'selection must be one of {SELECTIONS}, got {self.selection!r}')
     if self.lr_schedule not in train.SCHEDULES:
@@ -157,8 +166,15 @@ class Result:
   """What a run leaves: its record, the last model and every label's provenance."""
   record: dict
   model: models.CNN
-  params: Any  # The last model's train.evaluation_params (what scored the pool).
+  # The last model's train.evaluation_params (what scored the pool); with
+  # Config.final_models > 1, every final model's, stacked (models.stack_params).
+  params: Any
   labels: select.LabelState
+
+  @property
+  def apply_fn(self) -> Callable[..., jax.Array]:
+    """How `params` predict: apply_fn({'params': params}, images) -> logits."""
+    return models.apply_fn(self.model, self.record['recipe'].get('final_models', 1))
 
 
 class WorkdirError(Exception):
@@ -247,15 +263,18 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
                      pixel_mean=dataset.pixel_mean, pixel_std=dataset.pixel_std)
   optimizer = train.make_optimizer(config.learning_rate, config.frozen)
   init_key, shuffle_key = jax.random.split(jax.random.PRNGKey(config.seed))
+  # The final models beyond the last iteration's draw from a stream of their own.
+  member_init_key, member_shuffle_key = jax.random.split(
+      jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xE45))
   view_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x51E)  # score_views
   test_view_key = predict_view_key(config.seed)
   # Data parallel over every device (one device: the same code, no-op); the
   # model state is replicated, whole on every device of every host.
   mesh = sharding.data_mesh()
   on_mesh = lambda state: jax.device_put(state, sharding.replicated(mesh))
-  new_model = lambda iteration: on_mesh(train.create_train_state(
-      jax.random.fold_in(init_key, iteration), model, dataset.train_images.shape[1:],
-      optimizer, config.frozen, config.ema_decay))
+  new_model = lambda key: on_mesh(train.create_train_state(
+      key, model, dataset.train_images.shape[1:], optimizer, config.frozen,
+      config.ema_decay))
   true_labels = dataset.train_labels if dataset.is_benchmark else None
 
   record = {
@@ -276,12 +295,16 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
   }
   label_state, train_state, first = initial, None, 1
   if workdir is not None:
-    resumed = _resume(workdir, record, new_model(0), initial, overwrite, log)
+    resumed = _resume(workdir, record, new_model(jax.random.fold_in(init_key, 0)), initial,
+                      overwrite, log)
     if resumed is not None:
       done, train_state, label_state, record = resumed
       train_state = on_mesh(train_state)
       if record['stop_reason'] is not None:
-        return Result(record, model, train.evaluation_params(train_state), label_state)
+        return Result(record, model,
+                      checkpoint.restore_params(workdir, ensemble=True)
+                      if config.final_models > 1 else train.evaluation_params(train_state),
+                      label_state)
       first = done + 1
   if not dataset.has_test and first == 1:
     log('warning: no test split, so no reality check: test metrics are absent')
@@ -294,24 +317,51 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
   images = jax.device_put(dataset.train_images, sharding.replicated(mesh))
   test_images = (jax.device_put(dataset.test_images, sharding.replicated(mesh))
                  if dataset.has_test else None)
+  final_epochs = max(config.epochs, config.final_epochs)
+  ensemble_params = None  # Set where the run ends, with config.final_models > 1.
+
+  def fit(train_state, key, label_state, epochs, description):
+    """train.fit with the recipe's settings on the labels in use."""
+    train_state, losses = train.fit(
+        train_state, key, images, label_state.labels, label_state.train_mask,
+        epochs=epochs, batch_size=config.batch_size, min_steps=config.min_steps,
+        augmentation=config.augmentation, sharding=batches,
+        lr_schedule=config.lr_schedule, consistency=config.consistency,
+        mixup=config.mixup, human_per_batch=config.human_per_batch, gce_q=config.gce_q,
+        splits=config.batch_splits, human_mask=label_state.source == select.HUMAN,
+        progress=progress, description=description)
+    jax.block_until_ready(train_state.params)
+    return train_state, losses
+
+  def score_test(apply_fn, params):
+    """The test set's scores by the run's predictor rule (over predict_views),
+    and without views where there are views; None without a test split."""
+    if not dataset.has_test:
+      return None, None
+    test_scores = score.score(apply_fn, params, test_images, config.score_chunk_size,
+                              batches, config.augmentation, config.predict_views,
+                              test_view_key)
+    plain = (score.score(apply_fn, params, test_images, config.score_chunk_size, batches)
+             if config.predict_views else None)
+    return test_scores, plain
+
+  def test_metrics(test_scores, plain_test_scores) -> dict:
+    """The row's test figures from score_test's scores (read to the host)."""
+    confidence, predicted, _ = test_scores or (None, None, None)
+    plain = ({'test_accuracy_plain': metrics.accuracy(plain_test_scores[1],
+                                                      dataset.test_labels)}
+             if plain_test_scores is not None else {})
+    return {**metrics.test_metrics(dataset.test_labels, confidence, predicted), **plain}
+
   for iteration in range(first, config.iterations + 1):
     if train_state is None or not config.warm_start:
-      train_state = new_model(iteration)
+      train_state = new_model(jax.random.fold_in(init_key, iteration))
     last = iteration == config.iterations or not bool(candidates_of(label_state, config).any())
     start = time.perf_counter()
     with timing.CompileClock() as train_compiling:
-      train_state, losses = train.fit(
-          train_state, jax.random.fold_in(shuffle_key, iteration), images,
-          label_state.labels, label_state.train_mask,
-          epochs=max(config.epochs, config.final_epochs) if last else config.epochs,
-          batch_size=config.batch_size, min_steps=config.min_steps,
-          augmentation=config.augmentation, sharding=batches,
-          lr_schedule=config.lr_schedule, consistency=config.consistency,
-          mixup=config.mixup, human_per_batch=config.human_per_batch, gce_q=config.gce_q,
-          splits=config.batch_splits,
-          human_mask=label_state.source == select.HUMAN, progress=progress,
-          description=f'iteration {iteration}')
-      jax.block_until_ready(train_state.params)
+      train_state, losses = fit(train_state, jax.random.fold_in(shuffle_key, iteration),
+                                label_state, final_epochs if last else config.epochs,
+                                f'iteration {iteration}')
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -320,13 +370,7 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
       scores = score.score(model.apply, scoring_params, images, config.score_chunk_size,
                            batches, config.augmentation, config.score_views,
                            jax.random.fold_in(view_key, iteration))
-      test_scores = (score.score(model.apply, scoring_params, test_images,
-                                 config.score_chunk_size, batches, config.augmentation,
-                                 config.predict_views, test_view_key)
-                     if dataset.has_test else None)
-      plain_test_scores = (score.score(model.apply, scoring_params, test_images,
-                                       config.score_chunk_size, batches)
-                           if dataset.has_test and config.predict_views else None)
+      test_scores, plain_test_scores = score_test(model.apply, scoring_params)
       candidates = candidates_of(label_state, config)
       selected = choose(config, scores, candidates, dataset.num_classes, iteration)
       ((confidence, predicted, margin), test_scores, plain_test_scores, selected,
@@ -335,16 +379,13 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     score_seconds = time.perf_counter() - start
 
     test_confidence, test_predicted, _ = test_scores or (None, None, None)
-    plain_test = ({'test_accuracy_plain': metrics.accuracy(plain_test_scores[1],
-                                                           dataset.test_labels)}
-                  if plain_test_scores is not None else {})
     row = {'iteration': iteration,
            **metrics.iteration_metrics(
                label_state=label_state, candidates=candidates, true_labels=true_labels,
                confidence=confidence, predicted=predicted, selected=selected,
                test_labels=dataset.test_labels,
                test_confidence=test_confidence, test_predicted=test_predicted),
-           **plain_test,
+           **test_metrics(test_scores, plain_test_scores),
            'epochs': len(losses),
            'final_loss': losses[-1],
            # Wall seconds of each phase, compilation apart (a split that adds up).
@@ -353,18 +394,40 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
            'compile_seconds': round(train_compiling.seconds + score_compiling.seconds, 3)}
     update = select.relabel if config.revise else select.adopt_pseudo_labels
     label_state = update(label_state, selected, predicted, confidence, iteration)
+    record['stop_reason'] = stop_reason(row, iteration, config.iterations)
+    ensemble_params = None
+    if record['stop_reason'] is not None and config.final_models > 1:
+      # The run ends here: train the other final models on the labels it leaves,
+      # and let the row's test figures be their ensemble's.
+      start = time.perf_counter()
+      members = [scoring_params]
+      for member in range(1, config.final_models):
+        member_state, _ = fit(new_model(jax.random.fold_in(member_init_key, member)),
+                              jax.random.fold_in(member_shuffle_key, member), label_state,
+                              final_epochs, f'final model {member + 1}')
+        members.append(train.evaluation_params(member_state))
+      ensemble_params = models.stack_params(members)
+      ensemble_test = jax.device_get(score_test(models.Ensemble(model.apply), ensemble_params))
+      each = [test_metrics(*jax.device_get(score_test(model.apply, params)))['test_accuracy']
+              for params in members]
+      row.update({**test_metrics(*ensemble_test),
+                  'test_accuracy_last_model': row['test_accuracy'],
+                  'test_accuracy_final_models': each,
+                  'final_models_seconds': round(time.perf_counter() - start, 3)})
     record['iterations'].append(row)
     record['final_test_accuracy'] = row['test_accuracy']
-    record['stop_reason'] = stop_reason(row, iteration, config.iterations)
     if workdir is not None:
-      checkpoint.save(workdir, iteration, train_state, label_state, record)  # Every host.
+      checkpoint.save(workdir, iteration, train_state, label_state, record,  # Every host.
+                      ensemble_params)
       if sharding.is_primary():
         save(workdir, record, label_state, dataset,
              {'confidence': confidence, 'predicted': predicted, 'margin': margin})
     log(format_iteration(row))
     if record['stop_reason'] is not None:
       break
-  return Result(record, model, train.evaluation_params(train_state),
+  return Result(record, model,
+                train.evaluation_params(train_state) if ensemble_params is None
+                else ensemble_params,
                 jax.device_get(label_state))
 
 
@@ -506,6 +569,9 @@ def format_iteration(row: dict) -> str:
           f"correct) | test {_percent(row['test_accuracy'])}"
           + (f" (plain {_percent(row['test_accuracy_plain'])})"
              if 'test_accuracy_plain' in row else '')
+          + (f" ({len(row['test_accuracy_final_models'])} models; last alone "
+             f"{_percent(row['test_accuracy_last_model'])})"
+             if 'test_accuracy_final_models' in row else '')
           + f" | pool {row['pool_size']:6d} "
           f"-> selected {row['n_selected']:6d} ({_percent(row['selected_accuracy'])} "
           f"correct) | {row['train_seconds']:.0f}s train, {row['score_seconds']:.1f}s score"

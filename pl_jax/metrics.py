@@ -71,6 +71,16 @@ def calibration(confidence: np.ndarray, correct: np.ndarray,
           'confidence': mean_confidence, 'ece': float(ece)}
 
 
+def test_metrics(test_labels: np.ndarray | None, test_confidence: np.ndarray | None,
+                 test_predicted: np.ndarray | None) -> dict:
+  """A predictor on the test set: its accuracy and calibration, None without
+  test labels. test_labels, test_predicted: int32[M]; test_confidence: float32[M]."""
+  if test_labels is None:
+    return {'test_accuracy': None, 'test_calibration': None}
+  return {'test_accuracy': accuracy(test_predicted, test_labels),
+          'test_calibration': calibration(test_confidence, test_predicted == test_labels)}
+
+
 def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray | None = None,
                       true_labels: np.ndarray | None,
                       confidence: np.ndarray, predicted: np.ndarray, selected: np.ndarray,
@@ -90,7 +100,6 @@ def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray 
   test_labels, test_predicted: int32[M]; test_confidence: float32[M]; or None.
   """
   oracle = (lambda metric: metric()) if true_labels is not None else (lambda metric: None)
-  tested = (lambda metric: metric()) if test_labels is not None else (lambda metric: None)
   source = np.asarray(label_state.source)
   labels_in_use = np.asarray(label_state.labels)
   train = source != select.NONE
@@ -101,15 +110,13 @@ def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray 
       'n_pseudo': int((source == select.PSEUDO).sum()),
       'train_label_accuracy': oracle(lambda: accuracy(labels_in_use, true_labels, train)),
       'train_accuracy': accuracy(predicted, labels_in_use, train),
-      'test_accuracy': tested(lambda: accuracy(test_predicted, test_labels)),
+      **test_metrics(test_labels, test_confidence, test_predicted),
       'pool_size': int(pool.sum()),
       'pool_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool)),
       'n_selected': int(selected.sum()),
       'selected_accuracy': oracle(lambda: accuracy(predicted, true_labels, selected)),
       'n_rejected': int((pool & ~selected).sum()),
       'rejected_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool & ~selected)),
-      'test_calibration': tested(lambda: calibration(test_confidence,
-                                                     test_predicted == test_labels)),
       'pool_confidence_histogram': confidence_histogram(
           confidence[pool],
           oracle(lambda: predicted[pool] == true_labels[pool])),

@@ -1,4 +1,8 @@
-"""Models: the reference CNN of the case study, as a pure-functional Flax module."""
+"""Models: the reference CNN of the case study, as a pure-functional Flax module,
+and an ensemble of them that applies like one model."""
+
+import dataclasses
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -156,3 +160,34 @@ class CNN(nn.Module):
     x = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(128 * self.width, kernel_init=torch_like_init, name='fc1')(x))
     return nn.Dense(self.num_classes, kernel_init=torch_like_init, name='fc2')(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ensemble:
+  """Several models of one architecture as one apply function.
+
+  `Ensemble(model.apply)({'params': stacked}, images)`, where `stacked` is
+  stack_params([params_1, ..., params_K]), returns the log of the members' mean
+  softmax, float32[B, num_classes]: logits whose softmax is that mean, so
+  whatever takes a model's apply (score.score, the predictor) averages the
+  members' probabilities. Frozen and hashable: a static argument of jit.
+  """
+  apply_fn: Callable[..., jax.Array]
+
+  def __call__(self, variables: dict, images: jnp.ndarray) -> jnp.ndarray:
+    member_log_probs = jax.vmap(
+        lambda params: jax.nn.log_softmax(self.apply_fn({'params': params}, images)))(
+            variables['params'])  # [K, B, num_classes]
+    return (jax.nn.logsumexp(member_log_probs, axis=0)
+            - jnp.log(member_log_probs.shape[0]))
+
+
+def stack_params(members: list[Any]) -> Any:
+  """The members' parameter trees as one, each leaf with a leading axis of size K."""
+  return jax.tree.map(lambda *leaves: jnp.stack(leaves), *members)
+
+
+def apply_fn(model: CNN, num_members: int = 1) -> Callable[..., jax.Array]:
+  """How a run's predictor applies: the model itself, or with num_members > 1 the
+  Ensemble of that many (its params then stacked, stack_params)."""
+  return model.apply if num_members == 1 else Ensemble(model.apply)

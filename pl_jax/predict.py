@@ -1,4 +1,5 @@
-"""Predict: label new images with the last model of a finished (or running) run."""
+"""Predict: label new images with the last model (or final models) of a finished
+(or running) run."""
 
 from __future__ import annotations
 
@@ -59,20 +60,24 @@ def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
 
 
 class Predictor(NamedTuple):
-  """A finished run's last model and how it predicts."""
+  """A finished run's last model (or final models) and how it predicts."""
   model: models.CNN
-  params: Any
+  params: Any  # With config.final_models > 1, the final models' stacked.
   config: loop.Config  # Its augmentation, predict_views and seed make the views.
   class_names: list[str]
 
+  @property
+  def apply_fn(self):
+    return models.apply_fn(self.model, self.config.final_models)
+
 
 def load_predictor(workdir: str) -> Predictor:
-  """The run's last model, from its results.json and checkpoint."""
+  """The run's last model, or its final models, from its results.json and checkpoint."""
   try:
     with open(os.path.join(workdir, 'results.json')) as f:
       results = json.load(f)
     spec, config = results['model'], loop.config_of(results['recipe'])
-    params = checkpoint.restore_params(workdir)
+    params = checkpoint.restore_params(workdir, ensemble=config.final_models > 1)
   except (OSError, ValueError, KeyError, FileNotFoundError) as e:
     raise PredictError(f'{workdir}: no saved model ({type(e).__name__}); run '
                        'run.py with this --workdir first') from None
@@ -89,7 +94,7 @@ def predict_with(predictor: Predictor, images: np.ndarray, chunk_size: int = 102
   instead, to compare predictors; experiments/predict_views.py):
   (confidence float32[N], predicted int32[N])."""
   confidence, predicted, _ = jax.device_get(score.score(
-      predictor.model.apply, predictor.params, jax.device_put(images),
+      predictor.apply_fn, predictor.params, jax.device_put(images),
       min(chunk_size, len(images)), **_views(predictor, views)))
   return confidence, predicted
 
@@ -99,7 +104,7 @@ def probabilities_with(predictor: Predictor, images: np.ndarray,
   """float32[N, K]: the softmax predict_with takes its prediction from, to average
   over predictors (experiments/ensemble.py)."""
   return jax.device_get(score.probabilities(
-      predictor.model.apply, predictor.params, jax.device_put(images),
+      predictor.apply_fn, predictor.params, jax.device_put(images),
       min(chunk_size, len(images)), **_views(predictor)))
 
 
@@ -112,7 +117,8 @@ def _views(predictor: Predictor, views: int | None = None) -> dict:
 
 
 def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
-  """The run's last model on images, over the run's predict_views if it had any:
+  """The run's predictor (its last model, or the mean of its final models) on
+  images, over the run's predict_views if it had any:
   (confidence float32[N], predicted int32[N], class names)."""
   predictor = load_predictor(workdir)
   return (*predict_with(predictor, images, chunk_size), predictor.class_names)

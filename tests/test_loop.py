@@ -2,12 +2,13 @@ import dataclasses
 import json
 import os
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pl_jax import loop, metrics, predict, score, select, timing
+from pl_jax import loop, metrics, models, predict, score, select, timing
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
@@ -215,3 +216,52 @@ def test_predict_views_predict_the_test_set_over_views(small_mnist, tmp_path):
                           progress=False, log=lambda _: None)
   assert 'test_accuracy_plain' not in plain.record['iterations'][-1]
   assert plain.record['iterations'][-1]['test_accuracy'] == row['test_accuracy_plain']
+
+
+def test_final_models_predict_by_their_mean_softmax(small_mnist, tmp_path):
+  """A run with final_models=3 leaves the last model and two more trained from
+  fresh starts; its test accuracy, its predictor and a resume are their
+  ensemble's, the loop before them is unchanged."""
+  config = loop.Config(n_labeled=300, threshold=0.9, iterations=2, epochs=1, min_steps=20,
+                       frozen=(), final_models=3)
+  lines = []
+  result = loop.self_train(small_mnist, config, str(tmp_path), progress=False,
+                           log=lines.append)
+  chex.assert_tree_shape_prefix(result.params, (3,))
+  members = [jax.tree.map(lambda leaf, i=i: leaf[i], result.params) for i in range(3)]
+  # The first is the last iteration's model, as a run of one final model leaves it.
+  single = loop.self_train(small_mnist, dataclasses.replace(config, final_models=1),
+                           progress=False, log=lambda _: None)
+  chex.assert_trees_all_close(members[0], single.params)
+  assert not np.allclose(members[1]['fc2']['kernel'], members[2]['fc2']['kernel'])
+
+  test_images = jnp.asarray(small_mnist.test_images)
+  softmax = [np.asarray(jax.nn.softmax(result.model.apply({'params': p}, test_images)))
+             for p in members]
+  mean = np.mean(softmax, axis=0)
+  row, single_row = result.record['iterations'][-1], single.record['iterations'][-1]
+  assert row['test_accuracy_final_models'] == [
+      metrics.accuracy(np.argmax(s, -1), small_mnist.test_labels) for s in softmax]
+  assert row['test_accuracy'] == metrics.accuracy(np.argmax(mean, -1), small_mnist.test_labels)
+  assert row['test_accuracy_last_model'] == single_row['test_accuracy']
+  assert result.record['final_test_accuracy'] == row['test_accuracy']
+  # Selection and labels are the last model's, as without the other two.
+  for name in ('n_train', 'n_selected', 'pool_size', 'train_accuracy'):
+    assert row[name] == single_row[name]
+  np.testing.assert_array_equal(result.labels.labels, single.labels.labels)
+  assert '(3 models; last alone' in lines[-1]
+
+  confidence, predicted, _ = predict.predict(str(tmp_path), small_mnist.test_images)
+  np.testing.assert_array_equal(predicted, np.argmax(mean, -1))
+  np.testing.assert_allclose(confidence, mean.max(-1), rtol=1e-5)
+  # Resuming the finished run gives back all three.
+  resumed = loop.self_train(small_mnist, config, str(tmp_path), progress=False,
+                            log=lambda _: None)
+  chex.assert_trees_all_close(resumed.params, result.params)
+  assert isinstance(resumed.apply_fn, models.Ensemble)
+  assert single.apply_fn == single.model.apply
+
+
+def test_final_models_must_be_at_least_one():
+  with pytest.raises(ValueError, match='final_models must be >= 1'):
+    loop.Config(final_models=0)

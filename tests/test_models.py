@@ -77,3 +77,27 @@ def test_conv_equals_flax_conv_with_its_gradients():
   grad = jax.random.normal(jax.random.PRNGKey(2), out.shape)
   for got, want in zip(jax.tree.leaves(our_vjp(grad)), jax.tree.leaves(their_vjp(grad))):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_ensemble_applies_as_the_log_of_its_members_mean_softmax():
+  model = models.CNN(num_classes=10)
+  images = jax.random.randint(jax.random.PRNGKey(0), (5, 28, 28, 1), 0, 256).astype(jnp.uint8)
+  members = [model.init(jax.random.PRNGKey(seed), images)['params'] for seed in range(3)]
+  stacked = models.stack_params(members)
+  chex.assert_tree_shape_prefix(stacked, (3,))
+  ensemble = models.Ensemble(model.apply)
+  logits = ensemble({'params': stacked}, images)
+  chex.assert_shape(logits, (5, 10))
+  mean_softmax = np.mean([jax.nn.softmax(model.apply({'params': p}, images))
+                          for p in members], axis=0)
+  np.testing.assert_allclose(jax.nn.softmax(logits), mean_softmax, rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(np.exp(logits).sum(-1), 1, rtol=1e-5)  # Log-probabilities.
+  # One member: its own log-softmax.
+  alone = ensemble({'params': models.stack_params(members[:1])}, images)
+  np.testing.assert_allclose(alone, jax.nn.log_softmax(model.apply({'params': members[0]},
+                                                                   images)), atol=1e-5)
+  # Equal ensembles are equal static arguments: jit compiles once for both.
+  assert models.Ensemble(model.apply) == ensemble
+  assert hash(models.Ensemble(model.apply)) == hash(ensemble)
+  assert models.apply_fn(model) == model.apply
+  assert models.apply_fn(model, 3) == ensemble

@@ -32,6 +32,7 @@ def run(*args, env=None):
     (['--max_share=0'], '--max_share must be in (0, 1], got 0.0'),
     (['--class_slack=-0.1'], '--class_slack must be >= 0, got -0.1'),
     (['--ema_decay=1'], '--ema_decay must be in [0, 1), got 1.0'),
+    (['--final_models=0'], '--final_models must be >= 1, got 0'),
     (['--freeze=fc7'], '--freeze takes layers of conv1, conv2, fc1, fc2, got fc7'),
     (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, npz:PATH or "
                             "folder:PATH, got 'cifar10'"),
