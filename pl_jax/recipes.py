@@ -13,12 +13,14 @@ RECIPES = {
     # selection whose share grows each iteration, revisable pseudo-labels, one
     # model trained on across 12 iterations, the pool scored over 8 augmented
     # views (so the labels stay clean while they grow), a last iteration of 20
-    # epochs and a moving average of the weights to score and predict. Chosen on
-    # the tuning seeds 100-102 only (BENCHMARKS.md, experiments/tune.py).
+    # epochs, a moving average of the weights to score and predict, and a second
+    # final model on the final labels, the two predicting by their mean. Chosen
+    # on the tuning seeds 100-102 only (BENCHMARKS.md, experiments/tune.py and
+    # experiments/ensemble.py).
     'strong': dict(frozen=(), max_shift=2, max_degrees=10.0, max_scale=0.1, epochs=1,
                    min_steps=1500, iterations=12, selection='balanced', curriculum_step=0.2,
                    revise=True, warm_start=True, score_views=8, final_epochs=20,
-                   ema_decay=0.999),
+                   ema_decay=0.999, final_models=2),
 }
 
 
