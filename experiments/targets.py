@@ -50,17 +50,26 @@ def summary() -> str:
       'share of correct training labels then (an oracle diagnostic), mean +- std over the '
       f'finished seeds; the tuning seeds ({", ".join(map(str, sweep.TUNING_SEEDS))}) are not '
       'among them. Wall minutes are '
-      f'per run, {FLAGS.parallel} run(s) at a time on this machine.', '',
+      f'per run, {FLAGS.parallel} run(s) at a time on this machine. The recipe ends with '
+      'two models that predict by their mean (`--final_models=2`); the last column is the '
+      'last iteration\'s model alone.', '',
       '| labels | target | seeds done | test accuracy (last) | best iteration | '
-      'train labels correct (last) | wall min |',
-      '|---|---:|---:|---:|---:|---:|---:|',
+      'train labels correct (last) | wall min | last model alone |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for row in FLAGS.rows:
     done = sweep.finished_results(FLAGS.runs_dir, row, FLAGS.seeds)
     lines.append(
         f'| {ROWS[row][1]} | {100 * ROWS[row][2]:.1f} % | {len(done)}/{len(FLAGS.seeds)} '
-        f'| {sweep.outcome_cells(done)} |')
+        f'| {sweep.outcome_cells(done)} | {last_model_alone(done)} |')
   return '\n'.join(lines)
+
+
+def last_model_alone(results: list[dict]) -> str:
+  """The last iteration's model's own test accuracy, where a run ended with
+  several final models (mean +- std; '-' for runs without)."""
+  return sweep.mean_std([r['iterations'][-1].get('test_accuracy_last_model')
+                         for r in results])
 
 
 def main(argv):
