@@ -29,9 +29,10 @@ def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray |
     **config: any field of loop.Config, e.g. threshold=0.95, iterations=5.
 
   Returns:
-    loop.Result: `record` (as results.json), `params` of the last model and
-    `labels`, a LabelState with every example's label, source, iteration and
-    confidence.
+    loop.Result: `record` (as results.json), `params` of the last model (with
+    final_models > 1, of every final model, stacked; `apply_fn` applies them
+    either way) and `labels`, a LabelState with every example's label, source,
+    iteration and confidence.
   """
   fields = {f.name for f in dataclasses.fields(loop.Config)}
   unknown = set(config) - fields

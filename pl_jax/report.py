@@ -416,6 +416,12 @@ def run_markdown(results: dict, figures: dict[str, str]) -> str:
       f"- final test accuracy: {format_percent(results.get('final_test_accuracy'))}"
       f"{'' if results.get('final_test_accuracy') is None else ' %'}",
   ]
+  last = results['iterations'][-1] if results['iterations'] else {}
+  if 'test_accuracy_final_models' in last:
+    each = ', '.join(f'{format_percent(a)} %' for a in last['test_accuracy_final_models'])
+    lines.append(f"- the final test accuracy is the mean softmax of "
+                 f"{len(last['test_accuracy_final_models'])} final models; each alone: {each} "
+                 f"(the first is the last iteration's)")
   if 'wall_seconds' in results:
     lines.append(f"- wall time: {results['wall_seconds'] / 60:.1f} min")
   lines += ['', 'Accuracies in percent. Oracle columns use hidden true labels, which a '

@@ -91,6 +91,16 @@ def test_run_report_writes_every_figure_and_the_table(tmp_path):
   assert '| 2 | 20,100 | 20,000 | 99.00 | 86.00 | 39,900 | 75.00 |' in text
 
 
+def test_run_report_names_the_final_models_each_alone():
+  results = synthetic_results()
+  assert 'final models' not in report.run_markdown(results, {})
+  results['iterations'][-1].update(test_accuracy_last_model=0.885,
+                                   test_accuracy_final_models=[0.885, 0.8825])
+  assert ('the final test accuracy is the mean softmax of 2 final models; each alone: '
+          '88.50 %, 88.25 % (the first is the last iteration\'s)'
+          in report.run_markdown(results, {}))
+
+
 def test_unfinished_run_is_plotted_and_marked(tmp_path):
   run_dir = write_run(tmp_path / 'run', synthetic_results(n_iterations=2, stop_reason=None))
   text = read(report.write_run_report(run_dir))
