@@ -185,7 +185,9 @@ def main(argv):
       sweep_runs.append(sweep.Run(
           os.path.join(name, variant),
           (f'--dataset=npz:{os.path.join(run_dir, label_set)}.npz', '--iterations=1',
-           f'--seed={seed}', *flags_)))
+           # One model, as a run's last iteration trains it (the default recipe
+           # then trains a second on the final labels, itself a fresh last iteration).
+           '--final_models=1', f'--seed={seed}', *flags_)))
   sweep.run_and_tabulate(sweep_runs, FLAGS.runs_dir, lambda: summary(runs, counts),
                          FLAGS.benchmarks, FLAGS.section, FLAGS.summarize_only, FLAGS.parallel)
 

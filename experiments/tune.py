@@ -24,13 +24,15 @@ from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-pos
 
 # The strong recipe as these variants were tuned from: before it had a longer
 # last iteration and a weight EMA (the variant final20_ema), 12 iterations and
-# views in scoring (final20_ema_views8_iter12), so that every row repeats with
-# its own numbers.
+# views in scoring (final20_ema_views8_iter12) and a second final model
+# (n1000_final2), so that every row repeats with its own numbers.
 COMMON = ('--recipe=strong', '--final_epochs=0', '--ema_decay=0', '--iterations=8',
-          '--score_views=0', '--n_labeled=100', '--stratified', '--threshold=0.99')
+          '--score_views=0', '--final_models=1', '--n_labeled=100', '--stratified',
+          '--threshold=0.99')
 # The fully supervised ceiling of a variant: every label, one long training run.
 ALL_LABELS = ('--n_labeled=60000', '--nostratified', '--iterations=1', '--epochs=20')
-# The default recipe (recipes.py) with 1,000 random labels, as the targets table runs it.
+# The default recipe (recipes.py) with 1,000 random labels, as the targets table ran it
+# before the second final model (n1000_final2 adds it: the default since 2026-11-29).
 N1000_DEFAULT = ('--final_epochs=20', '--ema_decay=0.999', '--iterations=12', '--score_views=8',
                  '--n_labeled=1000', '--nostratified')
 # The most telling first: --parallel=k starts the first k together.
@@ -99,6 +101,7 @@ VARIANTS = {
     # least confident of them: ones with a foot, which then come in as 2s
     # (half the wrong labels). Room above the equal share lets them in as ones.
     'n1000_slack10': (*N1000_DEFAULT, '--class_slack=0.1'),
+    'n1000_final2': (*N1000_DEFAULT, '--final_models=2'),
 }
 
 FLAGS = flags.FLAGS
