@@ -395,7 +395,6 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
     update = select.relabel if config.revise else select.adopt_pseudo_labels
     label_state = update(label_state, selected, predicted, confidence, iteration)
     record['stop_reason'] = stop_reason(row, iteration, config.iterations)
-    ensemble_params = None
     if record['stop_reason'] is not None and config.final_models > 1:
       # The run ends here: train the other final models on the labels it leaves,
       # and let the row's test figures be their ensemble's.
