@@ -407,8 +407,10 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
         members.append(train.evaluation_params(member_state))
       ensemble_params = models.stack_params(members)
       ensemble_test = jax.device_get(score_test(models.Ensemble(model.apply), ensemble_params))
-      each = [test_metrics(*jax.device_get(score_test(model.apply, params)))['test_accuracy']
-              for params in members]
+      # The last model's is in the row already; score only the others.
+      each = [row['test_accuracy'], *(
+          test_metrics(*jax.device_get(score_test(model.apply, params)))['test_accuracy']
+          for params in members[1:])]
       row.update({**test_metrics(*ensemble_test),
                   'test_accuracy_last_model': row['test_accuracy'],
                   'test_accuracy_final_models': each,
