@@ -80,16 +80,11 @@ def plan() -> list[sweep.Run]:
                   else [float(t) for t in FLAGS.thresholds])
     seeds = [int(seed) for seed in FLAGS.seeds]
   except ValueError as e:
-    fail(f'bad --thresholds or --seeds: {e}')
+    sweep.fail('sweep_threshold.py', f'bad --thresholds or --seeds: {e}')
   errors = plan_errors(thresholds, FLAGS.extra)
   if errors:
-    fail('; '.join(errors))
+    sweep.fail('sweep_threshold.py', '; '.join(errors))
   return planned_runs(FLAGS.n_labeled, thresholds, seeds, FLAGS.extra, FLAGS.recipe)
-
-
-def fail(message: str):
-  print(f'sweep_threshold.py: error: {message}', file=sys.stderr)
-  sys.exit(2)
 
 
 def write_reports(runs: list[sweep.Run], runs_dir: str) -> str | None:
@@ -109,12 +104,12 @@ def write_reports(runs: list[sweep.Run], runs_dir: str) -> str | None:
 
 def main(argv):
   if len(argv) > 1:
-    fail(f'unexpected arguments: {" ".join(argv[1:])}')
+    sweep.fail('sweep_threshold.py', f'unexpected arguments: {" ".join(argv[1:])}')
   runs = plan()
   try:
     mine = sweep.shard(runs, FLAGS.shard)
   except ValueError as e:
-    fail(str(e))
+    sweep.fail('sweep_threshold.py', str(e))
   if FLAGS.dry_run:
     for run in mine:
       print(run.name, ' '.join(run.flags))

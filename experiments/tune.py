@@ -153,13 +153,11 @@ def main(argv):
   del argv
   unknown = set(FLAGS.variants) - set(VARIANTS)
   if unknown:
-    print(f'tune.py: error: unknown variants {sorted(unknown)}', file=sys.stderr)
-    sys.exit(2)
+    sweep.fail('tune.py', f'unknown variants {sorted(unknown)}')
   others = set(FLAGS.seeds) - {str(seed) for seed in sweep.TUNING_SEEDS}
   if others:
-    print(f'tune.py: error: seeds {sorted(others)} are not tuning seeds '
-          f'({", ".join(map(str, sweep.TUNING_SEEDS))})', file=sys.stderr)
-    sys.exit(2)
+    sweep.fail('tune.py', f'seeds {sorted(others)} are not tuning seeds '
+               f'({", ".join(map(str, sweep.TUNING_SEEDS))})')
   if FLAGS.parallel > 1:  # Each run takes GPU memory as it needs it, not 75 % of it.
     os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
   sweep.run_and_tabulate(planned_runs(), FLAGS.runs_dir, summary, FLAGS.benchmarks, 'tuning',

@@ -151,10 +151,9 @@ def check_rows_and_seeds(script: str, rows, known_rows, seeds) -> None:
   unknown = set(rows) - set(known_rows)
   tuned = sorted(set(seeds) & {str(seed) for seed in TUNING_SEEDS})
   if unknown or tuned:
-    print(f'{script}: error: unknown rows {sorted(unknown)}' if unknown else
-          f'{script}: error: seed {", ".join(tuned)} is for tuning '
-          f'({", ".join(map(str, TUNING_SEEDS))}); report other seeds', file=sys.stderr)
-    sys.exit(2)
+    fail(script, f'unknown rows {sorted(unknown)}' if unknown else
+         f'seed {", ".join(tuned)} is for tuning '
+         f'({", ".join(map(str, TUNING_SEEDS))}); report other seeds')
 
 
 def outcome_cells(results: list[dict]) -> str:
