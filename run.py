@@ -2,7 +2,8 @@
 
   python run.py --n_labeled=100 --threshold=0.99
 
-Flags live here only; the library takes a `loop.Config`.
+The settings' flags are made from pl_jax/config.py's declaration; the run
+options are declared here. The library takes a `config.Config`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,35 @@ import sys
 
 from absl import app, flags, logging
 
+from pl_jax import config as config_lib
+from pl_jax import data, recipes
+
 FLAGS = flags.FLAGS
+
+
+def define_setting_flags() -> None:
+  """A flag per config.Config setting, from its declaration: name, default, help.
+  Values are checked by config.check (through recipes.make_config), not here."""
+  for field in dataclasses.fields(config_lib.Config):
+    default, allowed = field.default, field.metadata['allowed']
+    help_text = f'{field.metadata["help"]} ({allowed}.)' if not isinstance(default, bool) \
+        else field.metadata['help']
+    if isinstance(default, bool):
+      flags.DEFINE_bool(field.name, default, help_text)
+    elif isinstance(default, int):
+      flags.DEFINE_integer(field.name, default, help_text)
+    elif isinstance(default, float):
+      flags.DEFINE_float(field.name, default, help_text)
+    elif isinstance(default, tuple):
+      flags.DEFINE_list(field.name, list(default), help_text)
+    else:
+      flags.DEFINE_string(field.name, default, help_text)
+
+
+define_setting_flags()
+# Run options: how and where a run works, which never change its numbers.
+flags.DEFINE_string('recipe', recipes.DEFAULT, 'Named settings (pl_jax/recipes.py): '
+                    f'{", ".join(recipes.RECIPES)}; flags given explicitly win.')
 flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, npz:PATH (your images and '
                     'labels, -1 for unlabeled) or folder:PATH (a sub-folder per class, '
                     'unlabeled/, optional test/).')
@@ -26,90 +55,6 @@ flags.DEFINE_bool('offline', False, 'Never download: use only data already under
                   '--data_dir (or installed Debian files).')
 flags.DEFINE_string('workdir', None, 'Run directory for results.json and labels.npz; '
                     'default runs/<dataset>-n<n_labeled>-t<threshold>-s<seed>-<time>.')
-flags.DEFINE_integer('n_labeled', 1000, 'Number of human-labeled training examples '
-                     '(benchmarks; your own data brings its labels).')
-flags.DEFINE_float('threshold', 0.99, 'Adopt a prediction when its confidence is above this.')
-flags.DEFINE_integer('iterations', 10, 'Maximum number of train / score / select rounds.')
-flags.DEFINE_integer('epochs', 10, 'Epochs over the current training set per iteration.')
-flags.DEFINE_integer('min_steps', 160, 'At least this many optimizer steps per iteration '
-                     '(more epochs when the training set is small).')
-flags.DEFINE_integer('batch_size', 64, 'Training batch size.')
-flags.DEFINE_integer('width', 1, 'Multiplies the CNN\'s layer sizes (1: the case study\'s '
-                     '32-64-128 model; training cost grows about as width squared).')
-flags.DEFINE_float('learning_rate', 1e-3, 'Adam learning rate.')
-flags.DEFINE_list('freeze', ['fc1'], 'Layers kept at their random init. The seed\'s '
-                  'reference code never trains fc1 (it replaces the layer after building '
-                  'its optimizer); --freeze= trains every layer.')
-flags.DEFINE_integer('seed', 0, 'Seeds the labeled split, the model init and the shuffling.')
-flags.DEFINE_bool('stratified', False, 'Label n_labeled / num_classes examples per class.')
-flags.DEFINE_bool('warm_start', False, "Start each iteration from the previous "
-                  "iteration's model instead of a fresh one.")
-flags.DEFINE_integer('score_chunk_size', 1024, 'Images per chunk when scoring.')
-flags.DEFINE_integer('max_shift', 0, 'Augmentation: random shifts of up to this many pixels.')
-flags.DEFINE_float('max_degrees', 0.0, 'Augmentation: random rotations of up to this angle.')
-flags.DEFINE_float('max_scale', 0.0, 'Augmentation: random scaling by 1 +- this.')
-flags.DEFINE_float('max_shear', 0.0, 'Augmentation: random horizontal shear (slant) of up to '
-                   'this angle.')
-flags.DEFINE_float('elastic', 0.0, 'Augmentation: elastic distortion (Simard et al. 2003) '
-                   'whose displacement has this standard deviation in pixels.')
-flags.DEFINE_enum('selection', 'threshold', ['threshold', 'balanced', 'class_share'],
-                  'threshold: every candidate above --threshold (the seed); balanced: at most '
-                  'an equal share of the candidates per predicted class; class_share: at most '
-                  'a share of the candidates predicted as each class.')
-flags.DEFINE_float('curriculum_step', 0.0, 'Iteration k selects at most a share '
-                   'min(1, k * step) of the candidates; 0: no cap.')
-flags.DEFINE_float('class_slack', 0.0, 'With --selection=balanced: a predicted class may '
-                   'take this fraction more than the equal share (for classes above the mean '
-                   'size); 0: exactly equal.')
-flags.DEFINE_float('max_share', 1.0, 'The curriculum\'s share of the candidates never '
-                   'exceeds this: the least confident rest stays in the pool, where the '
-                   'pseudo-label errors gather; 1: all may be taken.')
-flags.DEFINE_bool('revise', False, 'Re-label every non-human example each iteration '
-                  '(pseudo-labels may change or return to the pool).')
-flags.DEFINE_enum('lr_schedule', 'constant', ['constant', 'cosine'], 'Learning rate over '
-                  'each iteration\'s training: constant (the seed) or cosine (annealed to 0).')
-flags.DEFINE_float('mixup', 0.0, 'Mixup\'s alpha: train on pairs of images mixed with a '
-                   'Beta(alpha, alpha) weight, against both labels; 0: off.')
-flags.DEFINE_integer('final_epochs', 0, 'Epochs of the last iteration (at least --epochs), '
-                     'which trains the model the run leaves; 0: as the others.')
-flags.DEFINE_integer('final_models', 1, 'Models the run ends with: the last iteration\'s and '
-                     'this many minus one more, each trained from a fresh start on the final '
-                     'labels; they predict by their mean softmax. 1: the last model alone.')
-flags.DEFINE_integer('human_per_batch', 0, 'Add this many human-labeled examples, drawn at '
-                     'random, to every training batch; 0: none.')
-flags.DEFINE_float('ema_decay', 0.0, 'Score the pool and the test set with a moving average '
-                   'of the weights, of this decay per step; 0: the weights themselves.')
-flags.DEFINE_float('gce_q', 0.0, 'Train with the generalized cross-entropy (1 - p ** q) / q '
-                   '(Zhang and Sabuncu 2018), under which labels the model finds unlikely '
-                   '(often wrong pseudo-labels) pull less; in [0, 1], 0: cross-entropy.')
-flags.DEFINE_integer('batch_splits', 1, 'Compute each batch\'s gradient as the sum of this '
-                     'many parts, each its own pass: the same gradient up to rounding, and with 8 '
-                     'parts about 1.7x faster training on a 2-core CPU (XLA runs the parts at '
-                     'once, across the cores). Not with the consistency term.')
-flags.DEFINE_integer('score_views', 0, 'Score the pool for selection by the mean softmax over '
-                     'each image and this many augmented views of it (the training '
-                     'augmentation): a prediction a small shift or rotation overturns loses '
-                     'confidence. 0: the image alone.')
-flags.DEFINE_integer('predict_views', 0, 'Predict (the test set, and --predict) by the mean '
-                     'softmax over each image and this many augmented views of it, as '
-                     '--score_views scores the pool; the plain model\'s test accuracy is '
-                     'recorded beside it. 0: the image alone.')
-flags.DEFINE_float('consistency_weight', 0.0, 'Weight of FixMatch\'s consistency term '
-                   'inside each training run (the prediction on a weak view is the target of '
-                   'a strong view when confident enough); 0: off.')
-flags.DEFINE_float('consistency_threshold', 0.95, 'Confidence a weak view needs to become '
-                   'a target of the consistency term.')
-flags.DEFINE_integer('unlabeled_ratio', 1, 'Images for the consistency term per labeled '
-                     'image in a step.')
-flags.DEFINE_integer('strong_max_shift', 0, 'Strong augmentation: shifts of up to this many '
-                     'pixels.')
-flags.DEFINE_float('strong_max_degrees', 0.0, 'Strong augmentation: rotations of up to this '
-                   'angle.')
-flags.DEFINE_float('strong_max_scale', 0.0, 'Strong augmentation: scaling by 1 +- this.')
-flags.DEFINE_integer('strong_cutout', 0, 'Strong augmentation: blank a square of this side.')
-flags.DEFINE_string('recipe', 'strong', 'Named settings (see pl_jax/recipes.py): strong, '
-                    'the default, towards 99 % from 100 labels; seed, the case study exactly. '
-                    'Explicit flags win.')
 flags.DEFINE_bool('progress', True, 'Show a progress bar while training.')
 flags.DEFINE_bool('overwrite', False, 'Replace a run of other settings in --workdir '
                   '(otherwise refused; a run of the same settings is resumed).')
@@ -134,6 +79,11 @@ flags.DEFINE_integer('cpu_devices', 0, 'On a CPU: split the host into this many 
                      'forces a count.')
 flags.DEFINE_string('predict', None, 'Label these images (an .npz with images, a folder '
                     'or one image file) with the last model of --workdir, and exit.')
+flags.DEFINE_bool('flags_markdown', False, 'Print the flag reference (docs/flags.md) and exit.')
+RUN_OPTIONS = ('recipe', 'dataset', 'image_size', 'data_dir', 'offline', 'workdir', 'progress',
+               'overwrite', 'export_review', 'review_by', 'manual_labels',
+               'keep_pseudo_labels', 'distributed', 'coordinator_address', 'num_processes',
+               'process_id', 'cpu_devices', 'predict', 'flags_markdown')
 
 
 def fail(message: str, code: int = 2):
@@ -158,66 +108,16 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
 
 
 def flag_errors() -> list[str]:
-  """What is wrong with the flags, checked before any data is read."""
-  from pl_jax import data, models, recipes  # pylint: disable=g-import-not-at-top
+  """What is wrong with the run options, checked before any data is read (the
+  settings are checked by make_config)."""
   own_data = FLAGS.dataset.partition(':')[0] in ('npz', 'folder')
   checks = [
-      (FLAGS.recipe in recipes.RECIPES,
-       f'--recipe must be one of {", ".join(recipes.RECIPES)}, got {FLAGS.recipe!r}'),
-      (FLAGS.max_shift >= 0, f'--max_shift must be >= 0, got {FLAGS.max_shift}'),
-      (0 <= FLAGS.max_degrees <= 180, f'--max_degrees must be in [0, 180], got {FLAGS.max_degrees}'),
-      (0 <= FLAGS.max_scale < 1, f'--max_scale must be in [0, 1), got {FLAGS.max_scale}'),
-      (0 <= FLAGS.max_shear < 90, f'--max_shear must be in [0, 90), got {FLAGS.max_shear}'),
-      (FLAGS.elastic >= 0, f'--elastic must be >= 0, got {FLAGS.elastic}'),
-      (0 <= FLAGS.curriculum_step <= 1,
-       f'--curriculum_step must be in [0, 1], got {FLAGS.curriculum_step}'),
-      (0 < FLAGS.max_share <= 1, f'--max_share must be in (0, 1], got {FLAGS.max_share}'),
-      (FLAGS.class_slack >= 0, f'--class_slack must be >= 0, got {FLAGS.class_slack}'),
       (own_data or FLAGS.dataset in data.DATASETS,
        f'--dataset must be one of {", ".join(data.DATASETS)}, npz:PATH or folder:PATH, '
        f'got {FLAGS.dataset!r}'),
-      (set(FLAGS.freeze) <= set(models.LAYERS),
-       f'--freeze takes layers of {", ".join(models.LAYERS)}, got {",".join(FLAGS.freeze)}'),
-      (0 < FLAGS.threshold < 1, f'--threshold must be in (0, 1), got {FLAGS.threshold}'),
-      (own_data or 1 <= FLAGS.n_labeled <= data.TRAIN_SIZE,
-       f'--n_labeled must be in [1, {data.TRAIN_SIZE}], got {FLAGS.n_labeled}'),
-      (FLAGS.iterations >= 1, f'--iterations must be >= 1, got {FLAGS.iterations}'),
-      (FLAGS.epochs >= 1, f'--epochs must be >= 1, got {FLAGS.epochs}'),
-      (FLAGS.final_epochs >= 0, f'--final_epochs must be >= 0, got {FLAGS.final_epochs}'),
-      (FLAGS.final_models >= 1, f'--final_models must be >= 1, got {FLAGS.final_models}'),
-      (FLAGS.min_steps >= 0, f'--min_steps must be >= 0, got {FLAGS.min_steps}'),
-      (FLAGS.batch_size >= 1, f'--batch_size must be >= 1, got {FLAGS.batch_size}'),
-      (FLAGS.width >= 1, f'--width must be >= 1, got {FLAGS.width}'),
-      (FLAGS.learning_rate > 0, f'--learning_rate must be > 0, got {FLAGS.learning_rate}'),
-      (FLAGS.seed >= 0, f'--seed must be >= 0, got {FLAGS.seed}'),
-      (FLAGS.score_chunk_size >= 1,
-       f'--score_chunk_size must be >= 1, got {FLAGS.score_chunk_size}'),
-      (FLAGS.human_per_batch >= 0,
-       f'--human_per_batch must be >= 0, got {FLAGS.human_per_batch}'),
-      (FLAGS.mixup >= 0, f'--mixup must be >= 0, got {FLAGS.mixup}'),
-      (0 <= FLAGS.ema_decay < 1, f'--ema_decay must be in [0, 1), got {FLAGS.ema_decay}'),
-      (0 <= FLAGS.gce_q <= 1, f'--gce_q must be in [0, 1], got {FLAGS.gce_q}'),
-      (FLAGS.score_views >= 0, f'--score_views must be >= 0, got {FLAGS.score_views}'),
-      (FLAGS.predict_views >= 0, f'--predict_views must be >= 0, got {FLAGS.predict_views}'),
-      (FLAGS.batch_splits >= 1, f'--batch_splits must be >= 1, got {FLAGS.batch_splits}'),
-      (FLAGS.batch_splits < 1 or (FLAGS.batch_size + FLAGS.human_per_batch) % FLAGS.batch_splits == 0,
-       f'--batch_size (plus --human_per_batch) must split into --batch_splits='
-       f'{FLAGS.batch_splits} equal parts'),
-      (FLAGS.batch_splits <= 1 or FLAGS.consistency_weight == 0,
-       '--batch_splits needs the consistency term off (--consistency_weight=0)'),
-      (FLAGS.consistency_weight >= 0,
-       f'--consistency_weight must be >= 0, got {FLAGS.consistency_weight}'),
-      (0 < FLAGS.consistency_threshold < 1,
-       f'--consistency_threshold must be in (0, 1), got {FLAGS.consistency_threshold}'),
-      (FLAGS.unlabeled_ratio >= 1,
-       f'--unlabeled_ratio must be >= 1, got {FLAGS.unlabeled_ratio}'),
-      (FLAGS.strong_max_shift >= 0,
-       f'--strong_max_shift must be >= 0, got {FLAGS.strong_max_shift}'),
-      (0 <= FLAGS.strong_max_degrees <= 180,
-       f'--strong_max_degrees must be in [0, 180], got {FLAGS.strong_max_degrees}'),
-      (0 <= FLAGS.strong_max_scale < 1,
-       f'--strong_max_scale must be in [0, 1), got {FLAGS.strong_max_scale}'),
-      (FLAGS.strong_cutout >= 0, f'--strong_cutout must be >= 0, got {FLAGS.strong_cutout}'),
+      (own_data or FLAGS.n_labeled <= data.TRAIN_SIZE,
+       f'--n_labeled must be at most {data.TRAIN_SIZE} on {FLAGS.dataset}, '
+       f'got {FLAGS.n_labeled}'),
       (FLAGS.cpu_devices >= 0, f'--cpu_devices must be >= 0, got {FLAGS.cpu_devices}'),
       (FLAGS.cpu_devices <= 0 or (FLAGS.batch_size % FLAGS.cpu_devices == 0
                                   and FLAGS.score_chunk_size % FLAGS.cpu_devices == 0),
@@ -254,18 +154,40 @@ def workdir_problem(workdir: str) -> str | None:
   return None
 
 
-def make_config():
-  """The recipe's settings, with every flag given on the command line on top."""
-  from pl_jax import loop, recipes  # pylint: disable=g-import-not-at-top
-  flag_of = {field.name: 'freeze' if field.name == 'frozen' else field.name
-             for field in dataclasses.fields(loop.Config)}
-  recipe = recipes.RECIPES[FLAGS.recipe]
-  explicit = {}
-  for field, flag in flag_of.items():
-    if FLAGS[flag].present or field not in recipe:
-      value = FLAGS[flag].value
-      explicit[field] = tuple(value) if field == 'frozen' else value
+def make_config() -> config_lib.Config:
+  """The recipe's settings, with every flag given on the command line on top.
+
+  Raises:
+    config_lib.ConfigError: a recipe or setting value that is not allowed.
+  """
+  explicit = {name: FLAGS[name].value for name in config_lib.names() if FLAGS[name].present}
   return recipes.make_config(FLAGS.recipe, **explicit)
+
+
+def flags_markdown() -> str:
+  """The flag reference, docs/flags.md: every setting by group, with its default,
+  allowed values and the case study's value where it differs, then the run options."""
+  case_study = recipes.RECIPES['case_study']
+  lines = ['# Flags of run.py', '',
+           'Generated from `pl_jax/config.py` and `run.py` by `python run.py --flags_markdown`'
+           ' (tests/test_run.py keeps it current). The defaults are the default recipe\'s '
+           f'(`{recipes.DEFAULT}`); `--recipe=case_study` changes the settings its column names.',
+           '']
+  show = lambda value: (','.join(value) or 'none') if isinstance(value, tuple) else str(value)
+  for group in config_lib.GROUPS:
+    lines += [f'## Settings: {group}', '', '| flag | default | allowed | case_study | what |',
+              '|---|---|---|---|---|']
+    for field in config_lib.fields_of(group):
+      allowed = '' if isinstance(field.default, bool) else str(field.metadata['allowed'])
+      lines.append(f'| `--{field.name}` | `{show(field.default)}` | {allowed} | '
+                   f'{show(case_study[field.name]) if field.name in case_study else ""} | '
+                   f'{field.metadata["help"]} |')
+    lines.append('')
+  lines += ['## Run options (they never change a run\'s numbers)', '', '| flag | default | what |',
+            '|---|---|---|']
+  for name in RUN_OPTIONS:
+    lines.append(f'| `--{name}` | `{FLAGS[name].default}` | {FLAGS[name].help} |')
+  return '\n'.join(lines) + '\n'
 
 
 def predict_images() -> None:
@@ -290,16 +212,18 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   if len(argv) > 1:
     fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  if FLAGS.flags_markdown:
+    return print(flags_markdown(), end='')
   errors = flag_errors()
   if errors:
     fail('; '.join(errors))
+  try:
+    config = make_config()
+  except config_lib.ConfigError as e:
+    fail(f'--{e}')
   if FLAGS.predict:
     return predict_images()
-
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from pl_jax import data, loop, report, review, select, sharding  # pylint: disable=g-import-not-at-top
-  config = make_config()
+  from pl_jax import sharding  # pylint: disable=g-import-not-at-top  (JAX: after the checks)
   sharding.split_cpu_host(FLAGS.cpu_devices)
   if FLAGS.distributed:
     try:
@@ -307,17 +231,24 @@ def main(argv):
                                       FLAGS.process_id)
     except (RuntimeError, ValueError) as e:
       fail(f'could not join the multi-host run: {data.one_line(e)}')
-  # Every process computes the same; one prints and writes the files.
-  primary = sharding.is_primary()
-  say = print if primary else lambda *args, **kwargs: None
-  dataset_name = FLAGS.dataset.replace(':', '-').replace('/', '_')
-  workdir = FLAGS.workdir or os.path.join(
-      'runs', f'{loop.run_name(dataset_name, config)}-'
-      f'{datetime.datetime.now().strftime("%Y%m%d-%H%M%S")}')
+  workdir = FLAGS.workdir or default_workdir(config)
   problem = workdir_problem(workdir)
   if problem:
     fail(f'cannot use --workdir: {problem}')
+  run(config, workdir, primary=sharding.is_primary())
 
+
+def default_workdir(config: config_lib.Config) -> str:
+  from pl_jax import loop  # pylint: disable=g-import-not-at-top
+  dataset_name = FLAGS.dataset.replace(':', '-').replace('/', '_')
+  return os.path.join('runs', f'{loop.run_name(dataset_name, config)}-'
+                      f'{datetime.datetime.now().strftime("%Y%m%d-%H%M%S")}')
+
+
+def load_data(config: config_lib.Config):
+  """The data set and the labels the run starts from (with --manual_labels, a
+  person's labels joined in)."""
+  from pl_jax import loop, review  # pylint: disable=g-import-not-at-top
   try:
     dataset = data.load_dataset(FLAGS.dataset, FLAGS.data_dir, FLAGS.offline,
                                 parse_image_size(FLAGS.image_size))
@@ -326,17 +257,27 @@ def main(argv):
       manual = review.read_manual_labels(FLAGS.manual_labels, dataset)
       if FLAGS.keep_pseudo_labels:
         previous = review.previous_labels(FLAGS.manual_labels)
-    initial = loop.initial_label_state(dataset, config, manual, previous)
+    return dataset, loop.initial_label_state(dataset, config, manual, previous)
   except (data.DataError, review.ReviewError) as e:
     fail(str(e))
+
+
+def run(config: config_lib.Config, workdir: str, primary: bool) -> None:
+  """The run itself, its report and review sheet; every process computes the
+  same, the primary one prints and writes the files."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from pl_jax import loop, report, review, select  # pylint: disable=g-import-not-at-top
+  say = print if primary else lambda *args, **kwargs: None
+  dataset, initial = load_data(config)
   n_human = int((np.asarray(initial.source) == select.HUMAN).sum())
   test = len(dataset.test_labels) if dataset.has_test else 'none'
   say(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '
-        f'({n_human} human-labeled) test {test} | threshold {config.threshold:g} | '
-        f'{jax.device_count()} {jax.default_backend()} device(s) | workdir {workdir}',
-        flush=True)
-  run_config = {**config.__dict__, 'frozen': list(config.frozen), 'recipe': FLAGS.recipe,
-                'dataset': FLAGS.dataset,
+      f'({n_human} human-labeled) test {test} | threshold {config.threshold:g} | '
+      f'{jax.device_count()} {jax.default_backend()} device(s) | workdir {workdir}',
+      flush=True)
+  run_config = {**dataclasses.asdict(config), 'frozen': list(config.frozen),
+                'recipe': FLAGS.recipe, 'dataset': FLAGS.dataset,
                 'data_dir': FLAGS.data_dir or data.default_data_dir(), 'workdir': workdir,
                 'manual_labels': FLAGS.manual_labels,
                 'keep_pseudo_labels': FLAGS.keep_pseudo_labels}

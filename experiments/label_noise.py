@@ -19,11 +19,11 @@ experiment and never a lever of the recipe.
 The same fresh last iteration also screens levers of the last iteration
 alone, without rerunning the loop (a fresh model on a run's labels does as
 well as the run's own last model): other training flags on the run's labels
-(`cosine`: --lr_schedule=cosine), or the run's last selection made again from its last
-scores with a setting changed (`slack10`: --class_slack=0.1). See VARIANTS.
+(`cosine`: --lr_schedule=cosine). See VARIANTS. (The `slack10` variant, the last
+selection made again with --class_slack=0.1, can be rerun at commit 01d7d88.)
 
   python experiments/label_noise.py --run=runs/tune/final20_ema-s100
-  python experiments/label_noise.py --run=A,B,C --variants=as_labeled,true_labels,slack10
+  python experiments/label_noise.py --run=A,B,C --variants=as_labeled,true_labels,cosine
 
 The data sets are written as .npz under --runs_dir/<run's name>/ and trained
 by run.py (--dataset=npz:PATH --iterations=1, so the one iteration is the last
@@ -31,16 +31,14 @@ and trains --final_epochs); the table replaces the --section section of
 BENCHMARKS.md.
 """
 
-import dataclasses
 import os
 import sys
 
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import atomic, data, loop, select, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import atomic, data, select, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('run', None, 'The workdirs of finished MNIST runs (their labels.npz).')
@@ -57,10 +55,7 @@ VARIANTS = {
     'as_labeled': ('as_labeled', ()),
     'true_labels': ('true_labels', ()),
     'cosine': ('as_labeled', ('--lr_schedule=cosine',)),
-    'slack10': ('slack10', ()),
 }
-# Label sets made by selecting again (reselected_labels), with these changes.
-RESELECTED = {'slack10': dict(class_slack=0.1)}
 
 
 def label_sets(labels: np.ndarray, source: np.ndarray,
@@ -75,32 +70,6 @@ def label_sets(labels: np.ndarray, source: np.ndarray,
           'true_labels': np.where(labeled, true_labels.astype(np.int64), -1)}
 
 
-def reselected_labels(run: str, num_classes: int, **changes) -> np.ndarray:
-  """The labels the run's last selection gives with some selection settings changed
-  (e.g. class_slack=0.1): int64[N], -1 for the pool.
-
-  The run's human labels stay; the rest are chosen again, by loop.choose, from the
-  scores of the run's last model (scores.npz), among the examples that selection
-  could take. With no changes, this is the run's own labels.npz.
-  """
-  results = sweep.load_results(run)
-  config = dataclasses.replace(loop.config_of(results['recipe']), **changes)
-  last = results['iterations'][-1]['iteration']
-  with np.load(os.path.join(run, 'labels.npz')) as f:
-    state = select.LabelState(*(jnp.asarray(f[name]) for name in
-                                ('labels', 'source', 'iteration', 'confidence')))
-  with np.load(os.path.join(run, 'scores.npz')) as f:
-    scores = tuple(jnp.asarray(f[name]) for name in ('confidence', 'predicted', 'margin'))
-  # The state before the last selection: its picks back in the pool.
-  picked_last = (state.source == select.PSEUDO) & (state.iteration == last)
-  before = state.replace(source=jnp.where(picked_last, select.NONE, state.source),
-                         labels=jnp.where(picked_last, -1, state.labels))
-  candidates = loop.candidates_of(before, config)
-  chosen = loop.choose(config, scores, candidates, num_classes, last)
-  labels = jnp.where(chosen, scores[1], jnp.where(candidates, -1, before.labels))
-  return np.asarray(labels, np.int64)
-
-
 def write_data_sets(run: str, run_dir: str, mnist: data.Dataset,
                     names) -> dict[str, tuple[int, int]]:
   """Writes run_dir/<name>.npz for the named label sets of the run; returns each
@@ -110,8 +79,6 @@ def write_data_sets(run: str, run_dir: str, mnist: data.Dataset,
   if len(labels) != len(mnist.train_labels):
     sweep.fail('label_noise.py', f'{run} is not a run on MNIST\'s training set')
   sets = label_sets(labels, source, mnist.train_labels)
-  for name in set(names) & set(RESELECTED):
-    sets[name] = reselected_labels(run, mnist.num_classes, **RESELECTED[name])
   os.makedirs(run_dir, exist_ok=True)
   counts = {}
   for name in names:

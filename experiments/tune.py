@@ -6,12 +6,16 @@ the test accuracy of a reported seed. One seed cannot tell a few tenths of a
 point from chance (BENCHMARKS.md); judge such gains over all three.
 
   python experiments/tune.py                          # every variant, one at a time
-  python experiments/tune.py --variants=strong,mixup1 --parallel=4   # e.g. on a GPU
+  python experiments/tune.py --variants=strong,iter16 --parallel=4   # e.g. on a GPU
   python experiments/tune.py --variants=final20_ema,final20_ema_views8 --seeds=100,101,102
   python experiments/tune.py --summarize_only
 
 Every run is an ordinary run.py run in runs_dir/<variant>-s<seed>; rerunning skips
 finished runs. The table replaces the `tuning` section of BENCHMARKS.md.
+
+Variants of settings since removed from pl_jax (mixup, width, class_share,
+human_per_batch, class_slack, max_share, gce_q) keep their rows in
+BENCHMARKS.md; they can be rerun at commit 01d7d88.
 """
 
 import os
@@ -38,53 +42,18 @@ N1000_DEFAULT = ('--final_epochs=20', '--ema_decay=0.999', '--iterations=12', '-
 # The most telling first: --parallel=k starts the first k together.
 VARIANTS = {
     'strong': (),
-    'mixup1': ('--mixup=1',),
     'iter16': ('--iterations=16',),
-    'mixup1_iter16': ('--mixup=1', '--iterations=16'),
-    'mixup1_iter16_cosine_ema': ('--mixup=1', '--iterations=16', '--lr_schedule=cosine',
-                                 '--ema_decay=0.999'),
     'all_labels': ALL_LABELS,
-    'all_labels_mixup1': (*ALL_LABELS, '--mixup=1'),
-    'width2_mixup1_iter16': ('--width=2', '--mixup=1', '--iterations=16'),
-    'mixup1_iter16_steps3000_cosine_ema': ('--mixup=1', '--iterations=16', '--min_steps=3000',
-                                           '--lr_schedule=cosine', '--ema_decay=0.999'),
-    'all_labels_width2_mixup1': (*ALL_LABELS, '--width=2', '--mixup=1'),
-    'class_share': ('--selection=class_share',),
-    'class_share_iter16': ('--selection=class_share', '--iterations=16'),
-    # Mixup's pseudo-labels are nearly all right but few pass 0.99: keep them.
-    'mixup1_iter16_norevise': ('--mixup=1', '--iterations=16', '--norevise'),
-    'mixup1_iter16_norevise_class_share': ('--mixup=1', '--iterations=16', '--norevise',
-                                           '--selection=class_share'),
-    'mixup1_iter16_norevise_human16': ('--mixup=1', '--iterations=16', '--norevise',
-                                       '--human_per_batch=16'),
-    'class_share_iter16_human16': ('--selection=class_share', '--iterations=16',
-                                   '--human_per_batch=16'),
     # A slower curriculum: the model is further along when it meets the hard tail.
     'curriculum01_iter16': ('--curriculum_step=0.1', '--iterations=16'),
-    'mixup02_iter16_norevise': ('--mixup=0.2', '--iterations=16', '--norevise'),
     # The last iteration trains longer; with every label, it is the only one.
     'final10': ('--final_epochs=10',),
     'all_labels_default': ('--n_labeled=60000', '--nostratified'),
     'all_labels_final20_ema': ('--n_labeled=60000', '--nostratified', '--final_epochs=20',
                                '--ema_decay=0.999'),
     'final20_ema': ('--final_epochs=20', '--ema_decay=0.999'),
-    'mixup02': ('--mixup=0.2',),
     'steps3000': ('--min_steps=3000',),
     'cosine_ema': ('--lr_schedule=cosine', '--ema_decay=0.999'),
-    # On top of final20_ema (the default since): room above the equal share for
-    # classes larger than the mean (MNIST's ones), which the equal cap leaves out.
-    'final20_ema_slack15': ('--final_epochs=20', '--ema_decay=0.999', '--class_slack=0.15'),
-    'final20_ema_slack30': ('--final_epochs=20', '--ema_decay=0.999', '--class_slack=0.3'),
-    # The errors gather in the least confident candidates: leave them in the pool.
-    'final20_ema_max80': ('--final_epochs=20', '--ema_decay=0.999', '--max_share=0.8'),
-    'final20_ema_max90': ('--final_epochs=20', '--ema_decay=0.999', '--max_share=0.9'),
-    # Wrong pseudo-labels, not missing ones, cost the accuracy (label_noise.py):
-    # a loss under which the labels the model finds unlikely pull less.
-    'final20_ema_gce07': ('--final_epochs=20', '--ema_decay=0.999', '--gce_q=0.7'),
-    'final20_ema_gce07_slack30': ('--final_epochs=20', '--ema_decay=0.999', '--gce_q=0.7',
-                                  '--class_slack=0.3'),
-    'all_labels_final20_ema_gce07': ('--n_labeled=60000', '--nostratified', '--final_epochs=20',
-                                     '--ema_decay=0.999', '--gce_q=0.7'),
     # The pool scored over the image and 8 augmented views of it: at the final model
     # of final20_ema this halved the wrong labels a selection would take (BENCHMARKS.md).
     'final20_ema_views8': ('--final_epochs=20', '--ema_decay=0.999', '--score_views=8'),
@@ -94,13 +63,6 @@ VARIANTS = {
     'final20_ema_iter12': ('--final_epochs=20', '--ema_decay=0.999', '--iterations=12'),
     # The 1,000-label target: the default recipe as it is (COMMON undone), then levers.
     'n1000_default': N1000_DEFAULT,
-    # Clean labels in every batch (Arazo et al. 2020): 1,000 of them cover the
-    # confusions the model's own labels repeat.
-    'n1000_human16': (*N1000_DEFAULT, '--human_per_batch=16'),
-    # The equal share per class leaves ~650 true ones a run in the pool, the
-    # least confident of them: ones with a foot, which then come in as 2s
-    # (half the wrong labels). Room above the equal share lets them in as ones.
-    'n1000_slack10': (*N1000_DEFAULT, '--class_slack=0.1'),
     'n1000_final2': (*N1000_DEFAULT, '--final_models=2'),
 }
 

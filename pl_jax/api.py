@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from pl_jax import loop, recipes, user_data
@@ -26,7 +24,11 @@ def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray |
       -1 where none: they join the human labels.
     workdir: where to save results and checkpoints (and resume from), or None.
     recipe: named settings (recipes.RECIPES) that **config overrides.
-    **config: any field of loop.Config, e.g. threshold=0.95, iterations=5.
+    **config: any field of config.Config, e.g. threshold=0.95, iterations=5.
+
+  Raises:
+    config.ConfigError: an unknown recipe or setting, or a value not allowed (one
+      line naming it).
 
   Returns:
     loop.Result: `record` (as results.json), `params` of the last model (with
@@ -34,13 +36,9 @@ def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray |
     either way) and `labels`, a LabelState with every example's label, source,
     iteration and confidence.
   """
-  fields = {f.name for f in dataclasses.fields(loop.Config)}
-  unknown = set(config) - fields
-  if unknown:
-    raise TypeError(f'unknown settings {sorted(unknown)}; loop.Config has {sorted(fields)}')
+  run_config = recipes.make_config(recipe, **config)  # Checked before the data is.
   dataset = user_data.from_arrays(
       'arrays', images, labels, test_images, test_labels, class_names)
-  run_config = recipes.make_config(recipe, **config)
   initial = loop.initial_label_state(
       dataset, run_config, None if manual_labels is None else np.asarray(manual_labels))
   return loop.self_train(dataset, run_config, workdir, initial=initial, progress=progress,

@@ -2,11 +2,14 @@
 
     labels <- the human labels; the rest of the training set is the pool
     for iteration = 1 .. iterations:
-      train a model on every example with a label in use    (train.fit)
-      score the whole training set and the test set         (score.score)
-      select pool examples with confidence > threshold      (select.select_confident)
-      adopt their predicted class as pseudo-labels          (select.adopt_pseudo_labels)
-      save everything; stop when the pool was empty or nothing was selected
+      train a model on every example with a label in use    (train_iteration)
+      score the whole training set and the test set, and
+      select pool examples with confidence > threshold      (score_iteration)
+      record the iteration's figures                        (iteration_row)
+      adopt their predicted class as pseudo-labels          (adopt)
+      where the run ends, train the other final models      (train_final_models)
+      checkpoint everything                                 (save_iteration)
+      stop when the pool was empty or nothing was selected  (stop_reason)
 
 Arrays keep their full size throughout; `LabelState` masks say what is labeled,
 pseudo-labeled or still in the pool, so nothing recompiles between iterations.
@@ -24,141 +27,24 @@ import json
 import os
 import shutil
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+from jax.sharding import NamedSharding
 
-from pl_jax import (atomic, augment, checkpoint, data, metrics, models, score, select,
-                    sharding, timing, train)
-from pl_jax import consistency as consistency_lib
+from pl_jax import (atomic, checkpoint, data, metrics, models, score, select, sharding, streams,
+                    timing, train)
+from pl_jax.config import Config
 
 STOP_MAX_ITERATIONS = 'max_iterations'
 STOP_NO_NEW_LABELS = 'no_new_labels'
 STOP_POOL_EMPTY = 'pool_empty'
-SELECTIONS = ('threshold', 'balanced', 'class_share')
 # What a run writes into its workdir (and --overwrite removes).
 RUN_FILES = ('results.json', 'labels.npz', 'pseudo_labels.csv', 'scores.npz',
              checkpoint.DIRECTORY)
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-  """Everything that decides a run's numbers (defaults: the seed's recipe)."""
-  n_labeled: int = 1000
-  threshold: float = 0.99
-  iterations: int = 10
-  epochs: int = 10
-  # Floor on optimizer steps per training run (see train.num_epochs). 160 is what
-  # 10 epochs over the seed's 1,000 labels take, so that case is unchanged.
-  min_steps: int = 160
-  batch_size: int = 64
-  # Multiplies the CNN's layer sizes (models.CNN); 1: the reference model.
-  width: int = 1
-  learning_rate: float = 1e-3
-  # Layers that keep their random init; the seed's reference never trains fc1
-  # (see train.make_optimizer).
-  frozen: tuple[str, ...] = ('fc1',)
-  seed: int = 0
-  stratified: bool = False
-  warm_start: bool = False
-  score_chunk_size: int = 1024
-  # Augmentation inside the train step (augment.Augmentation); zeros: none.
-  max_shift: int = 0
-  max_degrees: float = 0.0
-  max_scale: float = 0.0
-  max_shear: float = 0.0
-  # Elastic distortion: the displacement's standard deviation in pixels.
-  elastic: float = 0.0
-  # 'threshold' (the seed's rule), 'balanced' (at most an equal share of the
-  # candidates per predicted class) or 'class_share' (at most a share of the
-  # candidates predicted as each class); see select.py.
-  selection: str = 'threshold'
-  # Iteration k may select a share min(1, k * curriculum_step) of the candidates
-  # (spread over the classes); 0: no cap.
-  curriculum_step: float = 0.0
-  # 'balanced' only: a predicted class may take this fraction more than the
-  # equal share (select.curriculum_per_class); 0: exactly equal.
-  class_slack: float = 0.0
-  # The curriculum's share never exceeds this: the least confident rest of the
-  # candidates stays in the pool (select.curriculum_share); 1: all may be taken.
-  max_share: float = 1.0
-  # Re-label every non-human example each iteration (pseudo-labels can change
-  # or return to the pool), instead of keeping them for good.
-  revise: bool = False
-  # Learning rate over each training run's steps: 'constant' (the seed's) or
-  # 'cosine' (annealed towards 0 by the run's end; see train.lr_scale).
-  lr_schedule: str = 'constant'
-  # Mixup's alpha (augment.mixup_pairs): train on mixed pairs of images against
-  # their mixed labels, which makes wrong pseudo-labels harder to memorise; 0: off.
-  mixup: float = 0.0
-  # Epochs of the last iteration (at least `epochs`): the final model, the one a
-  # run leaves, trains longer. The last is iteration `iterations`, or one with no
-  # candidate left, as when every example has a human label. 0: as the others.
-  final_epochs: int = 0
-  # Human-labeled examples added to every batch (drawn at random), so that a
-  # few clean labels are not drowned by many pseudo-labels (Arazo et al. 2020).
-  human_per_batch: int = 0
-  # Score the pool (and test) with a moving average of the weights, of this
-  # decay per step (train.ema_update); 0: the weights themselves (the seed).
-  ema_decay: float = 0.0
-  # The supervised loss: generalized cross-entropy of this q (train.weighted_
-  # cross_entropy), under which labels the model finds unlikely, often wrong
-  # pseudo-labels, pull less; 0: cross-entropy (the seed's).
-  gce_q: float = 0.0
-  # Each batch's loss as the sum of this many parts, each its own forward and
-  # backward pass (train.train_step): the same gradient up to rounding, and
-  # faster on a multi-core CPU, where XLA runs the parts at once.
-  batch_splits: int = 1
-  # Score the pool for selection by the mean softmax over each image and this
-  # many augmented views of it (score.score; the training augmentation): a
-  # prediction that a small shift or rotation overturns loses confidence.
-  # 0: the image alone (the seed's).
-  score_views: int = 0
-  # Predict, the test set as run.py --predict, by the mean softmax over each
-  # image and this many augmented views of it (the same rule as score_views, with
-  # views fixed for the run), so the run's predictor is the one that labels the
-  # pool; the plain model's test accuracy is recorded beside it. 0: the image alone.
-  predict_views: int = 0
-  # FixMatch's consistency term inside each training run (consistency.py):
-  # its weight (0: off), the confidence a weak view needs, unlabeled images per
-  # labeled one, and the strong augmentation.
-  consistency_weight: float = 0.0
-  consistency_threshold: float = 0.95
-  unlabeled_ratio: int = 1
-  strong_max_shift: int = 0
-  strong_max_degrees: float = 0.0
-  strong_max_scale: float = 0.0
-  strong_cutout: int = 0
-  # Models the run ends with: the last iteration's, and final_models - 1 more,
-  # each trained from a fresh start on the labels the run ends with (its last
-  # selection) for the last iteration's epochs. The run predicts (the test set,
-  # and run.py --predict) by their mean softmax (models.Ensemble): averaging
-  # models of other random draws cancels part of each one's errors. 1: the last
-  # model alone (the seed's).
-  final_models: int = 1
-
-  def __post_init__(self):
-    if self.final_models < 1:
-      raise ValueError(f'final_models must be >= 1, got {self.final_models}')
-    if self.selection not in SELECTIONS:
-      raise ValueError(f'selection must be one of {SELECTIONS}, got {self.selection!r}')
-    if self.lr_schedule not in train.SCHEDULES:
-      raise ValueError(f'lr_schedule must be one of {train.SCHEDULES}, '
-                       f'got {self.lr_schedule!r}')
-
-  @property
-  def augmentation(self) -> augment.Augmentation:
-    return augment.Augmentation(self.max_shift, self.max_degrees, self.max_scale,
-                                max_shear=self.max_shear, elastic=self.elastic)
-
-  @property
-  def consistency(self) -> consistency_lib.Consistency:
-    return consistency_lib.Consistency(
-        self.consistency_weight, self.consistency_threshold, self.unlabeled_ratio,
-        augment.Augmentation(self.strong_max_shift, self.strong_max_degrees,
-                             self.strong_max_scale, self.strong_cutout))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,6 +65,51 @@ class Result:
 
 class WorkdirError(Exception):
   """The workdir holds a different run; the message is one line for the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """What stays fixed while a run iterates: its settings, model and random
+  streams, and its data on the devices (replicated; the batch is split)."""
+  dataset: data.Dataset
+  config: Config
+  model: models.CNN
+  optimizer: optax.GradientTransformation
+  streams: streams.Streams
+  options: train.TrainOptions
+  replicated: NamedSharding
+  images: jax.Array  # uint8[N, H, W, C]
+  test_images: jax.Array | None  # uint8[M, H, W, C]
+  progress: bool
+
+  @property
+  def true_labels(self) -> np.ndarray | None:
+    """int[N], hidden truth for the oracle metrics (benchmarks only)."""
+    return self.dataset.train_labels if self.dataset.is_benchmark else None
+
+
+class Training(NamedTuple):
+  """What train_iteration reports: each epoch's mean loss, and its wall seconds
+  with the part spent compiling."""
+  losses: list[float]
+  seconds: float
+  compile_seconds: float
+
+
+class Scoring(NamedTuple):
+  """What score_iteration reports, on the host. params: the model that scored;
+  confidence, predicted, margin: [N] each; test_confidence, test_predicted:
+  [M] or None without a test split; candidates, selected: bool[N]."""
+  params: Any
+  confidence: np.ndarray
+  predicted: np.ndarray
+  margin: np.ndarray
+  test_confidence: np.ndarray | None
+  test_predicted: np.ndarray | None
+  candidates: np.ndarray
+  selected: np.ndarray
+  seconds: float
+  compile_seconds: float
 
 
 def run_name(dataset: str, config: Config) -> str:
@@ -227,12 +158,47 @@ def recipe(dataset: data.Dataset, config: Config, initial: select.LabelState) ->
           'dataset': dataset.name, 'initial_labels_sha256': digest.hexdigest()}
 
 
-def config_of(recipe_record: dict) -> Config:
-  """The Config a run recorded with recipe(); settings a run of an older version
-  did not record take their defaults."""
-  names = {field.name for field in dataclasses.fields(Config)} & set(recipe_record)
-  return Config(**{name: tuple(recipe_record[name]) if name == 'frozen' else recipe_record[name]
-                   for name in names})
+def prepare(dataset: data.Dataset, config: Config, progress: bool) -> Run:
+  """The run's fixed parts: data parallel over every device (one device: the
+  same code, no-op), the model state replicated on every device of every host."""
+  mesh = sharding.data_mesh()
+  sharding.check_divisible(config.batch_size, mesh, 'batch_size')
+  sharding.check_divisible(config.score_chunk_size, mesh, 'score_chunk_size')
+  replicated = sharding.replicated(mesh)
+  return Run(
+      dataset=dataset, config=config,
+      model=models.CNN(num_classes=dataset.num_classes, pixel_mean=dataset.pixel_mean,
+                       pixel_std=dataset.pixel_std),
+      optimizer=train.make_optimizer(config.learning_rate, config.frozen),
+      streams=streams.Streams(config.seed),
+      options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
+                                 config.batch_splits, sharding.batch_sharding(mesh)),
+      replicated=replicated,
+      images=jax.device_put(dataset.train_images, replicated),
+      test_images=(jax.device_put(dataset.test_images, replicated)
+                   if dataset.has_test else None),
+      progress=progress)
+
+
+def new_record(run: Run, initial: select.LabelState, run_config: dict | None) -> dict:
+  """results.json before the first iteration."""
+  dataset, config = run.dataset, run.config
+  return {
+      'config': run_config if run_config is not None else dataclasses.asdict(config),
+      'recipe': recipe(dataset, config, initial),
+      'dataset': dataset.name,
+      'data_source': dataset.source,
+      # Where it ran: the batch is split over these (pl_jax/sharding.py).
+      'devices': {'platform': jax.default_backend(), 'count': jax.device_count(),
+                  'kind': jax.devices()[0].device_kind},
+      'model': {'num_classes': dataset.num_classes,
+                'image_shape': list(dataset.train_images.shape[1:]),
+                'pixel_mean': list(dataset.pixel_mean), 'pixel_std': list(dataset.pixel_std),
+                'class_names': list(dataset.class_names or [])},
+      'stop_reason': None,
+      'final_test_accuracy': None,
+      'iterations': [],
+  }
 
 
 def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None, *,
@@ -243,200 +209,199 @@ def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None
 
   With a workdir, after every iteration: a checkpoint, then results.json,
   labels.npz, pseudo_labels.csv and scores.npz, each written atomically.
-
-  Args:
-    dataset: the data, whole (see data.load_dataset).
-    config: the recipe.
-    workdir: where to save results, or None.
-    initial: the starting labels; default initial_label_state(dataset, config).
-    run_config: what to record as `config` (e.g. every flag); default: config.
-    overwrite: replace a workdir's run made with another recipe (else refuse).
-    progress: show a progress bar while training.
-    log: receives one line per iteration (and notes on resuming).
-
-  Raises:
-    WorkdirError: the workdir holds a run of another recipe and not overwrite.
+  initial: the starting labels (default initial_label_state(dataset, config));
+  run_config: what to record as `config` (e.g. every flag; default: config);
+  overwrite: replace a workdir's run of another recipe (else WorkdirError);
+  log: receives one line per iteration (and notes on resuming).
   """
-  if initial is None:
-    initial = initial_label_state(dataset, config)
-  model = models.CNN(num_classes=dataset.num_classes, width=config.width,
-                     pixel_mean=dataset.pixel_mean, pixel_std=dataset.pixel_std)
-  optimizer = train.make_optimizer(config.learning_rate, config.frozen)
-  init_key, shuffle_key = jax.random.split(jax.random.PRNGKey(config.seed))
-  # The final models beyond the last iteration's draw from a stream of their own.
-  member_init_key, member_shuffle_key = jax.random.split(
-      jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xE45))
-  view_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x51E)  # score_views
-  test_view_key = predict_view_key(config.seed)
-  # Data parallel over every device (one device: the same code, no-op); the
-  # model state is replicated, whole on every device of every host.
-  mesh = sharding.data_mesh()
-  on_mesh = lambda state: jax.device_put(state, sharding.replicated(mesh))
-  new_model = lambda key: on_mesh(train.create_train_state(
-      key, model, dataset.train_images.shape[1:], optimizer, config.frozen,
-      config.ema_decay))
-  true_labels = dataset.train_labels if dataset.is_benchmark else None
-
-  record = {
-      'config': run_config if run_config is not None else dataclasses.asdict(config),
-      'recipe': recipe(dataset, config, initial),
-      'dataset': dataset.name,
-      'data_source': dataset.source,
-      # Where it ran: the batch is split over these (pl_jax/sharding.py).
-      'devices': {'platform': jax.default_backend(), 'count': jax.device_count(),
-                  'kind': jax.devices()[0].device_kind},
-      'model': {'num_classes': dataset.num_classes, 'width': config.width,
-                'image_shape': list(dataset.train_images.shape[1:]),
-                'pixel_mean': list(dataset.pixel_mean), 'pixel_std': list(dataset.pixel_std),
-                'class_names': list(dataset.class_names or [])},
-      'stop_reason': None,
-      'final_test_accuracy': None,
-      'iterations': [],
-  }
+  initial = initial_label_state(dataset, config) if initial is None else initial
+  run = prepare(dataset, config, progress)
+  record = new_record(run, initial, run_config)
   label_state, train_state, first = initial, None, 1
   if workdir is not None:
-    resumed = _resume(workdir, record, new_model(jax.random.fold_in(init_key, 0)), initial,
+    resumed = _resume(workdir, record, new_model(run, run.streams.init(0)), initial,
                       overwrite, log)
     if resumed is not None:
       done, train_state, label_state, record = resumed
-      train_state = on_mesh(train_state)
+      train_state = jax.device_put(train_state, run.replicated)
       if record['stop_reason'] is not None:
-        return Result(record, model,
-                      checkpoint.restore_params(workdir, ensemble=True)
-                      if config.final_models > 1 else train.evaluation_params(train_state),
-                      label_state)
+        return finished_result(run, workdir, train_state, label_state, record)
       first = done + 1
   if not dataset.has_test and first == 1:
     log('warning: no test split, so no reality check: test metrics are absent')
 
-  sharding.check_divisible(config.batch_size, mesh, 'batch_size')
-  sharding.check_divisible(config.batch_size + config.human_per_batch, mesh,
-                           'batch_size + human_per_batch')
-  sharding.check_divisible(config.score_chunk_size, mesh, 'score_chunk_size')
-  batches = sharding.batch_sharding(mesh)
-  images = jax.device_put(dataset.train_images, sharding.replicated(mesh))
-  test_images = (jax.device_put(dataset.test_images, sharding.replicated(mesh))
-                 if dataset.has_test else None)
-  final_epochs = max(config.epochs, config.final_epochs)
   ensemble_params = None  # Set where the run ends, with config.final_models > 1.
-
-  def fit(train_state, key, label_state, epochs, description):
-    """train.fit with the recipe's settings on the labels in use."""
-    train_state, losses = train.fit(
-        train_state, key, images, label_state.labels, label_state.train_mask,
-        epochs=epochs, batch_size=config.batch_size, min_steps=config.min_steps,
-        augmentation=config.augmentation, sharding=batches,
-        lr_schedule=config.lr_schedule, consistency=config.consistency,
-        mixup=config.mixup, human_per_batch=config.human_per_batch, gce_q=config.gce_q,
-        splits=config.batch_splits, human_mask=label_state.source == select.HUMAN,
-        progress=progress, description=description)
-    jax.block_until_ready(train_state.params)
-    return train_state, losses
-
-  def score_test(apply_fn, params):
-    """The test set's scores by the run's predictor rule (over predict_views),
-    and without views where there are views; None without a test split."""
-    if not dataset.has_test:
-      return None, None
-    test_scores = score.score(apply_fn, params, test_images, config.score_chunk_size,
-                              batches, config.augmentation, config.predict_views,
-                              test_view_key)
-    plain = (score.score(apply_fn, params, test_images, config.score_chunk_size, batches)
-             if config.predict_views else None)
-    return test_scores, plain
-
-  def test_metrics(test_scores, plain_test_scores) -> dict:
-    """The row's test figures from score_test's scores (read to the host)."""
-    confidence, predicted, _ = test_scores or (None, None, None)
-    plain = ({'test_accuracy_plain': metrics.accuracy(plain_test_scores[1],
-                                                      dataset.test_labels)}
-             if plain_test_scores is not None else {})
-    return {**metrics.test_metrics(dataset.test_labels, confidence, predicted), **plain}
-
   for iteration in range(first, config.iterations + 1):
-    if train_state is None or not config.warm_start:
-      train_state = new_model(jax.random.fold_in(init_key, iteration))
-    last = iteration == config.iterations or not bool(candidates_of(label_state, config).any())
-    start = time.perf_counter()
-    with timing.CompileClock() as train_compiling:
-      train_state, losses = fit(train_state, jax.random.fold_in(shuffle_key, iteration),
-                                label_state, final_epochs if last else config.epochs,
-                                f'iteration {iteration}')
-    train_seconds = time.perf_counter() - start
-
-    start = time.perf_counter()
-    with timing.CompileClock() as score_compiling:
-      scoring_params = train.evaluation_params(train_state)
-      scores = score.score(model.apply, scoring_params, images, config.score_chunk_size,
-                           batches, config.augmentation, config.score_views,
-                           jax.random.fold_in(view_key, iteration))
-      test_scores, plain_test_scores = score_test(model.apply, scoring_params)
-      candidates = candidates_of(label_state, config)
-      selected = choose(config, scores, candidates, dataset.num_classes, iteration)
-      ((confidence, predicted, margin), test_scores, plain_test_scores, selected,
-       candidates) = jax.device_get(
-           (scores, test_scores, plain_test_scores, selected, candidates))
-    score_seconds = time.perf_counter() - start
-
-    test_confidence, test_predicted, _ = test_scores or (None, None, None)
-    row = {'iteration': iteration,
-           **metrics.iteration_metrics(
-               label_state=label_state, candidates=candidates, true_labels=true_labels,
-               confidence=confidence, predicted=predicted, selected=selected,
-               test_labels=dataset.test_labels,
-               test_confidence=test_confidence, test_predicted=test_predicted),
-           **test_metrics(test_scores, plain_test_scores),
-           'epochs': len(losses),
-           'final_loss': losses[-1],
-           # Wall seconds of each phase, compilation apart (a split that adds up).
-           'train_seconds': round(train_seconds - train_compiling.seconds, 3),
-           'score_seconds': round(score_seconds - score_compiling.seconds, 3),
-           'compile_seconds': round(train_compiling.seconds + score_compiling.seconds, 3)}
-    update = select.relabel if config.revise else select.adopt_pseudo_labels
-    label_state = update(label_state, selected, predicted, confidence, iteration)
+    train_state, training = train_iteration(run, train_state, label_state, iteration)
+    scoring = score_iteration(run, train_state, label_state, iteration)
+    row = iteration_row(run, iteration, label_state, training, scoring)
+    label_state = adopt(config, label_state, scoring, iteration)
     record['stop_reason'] = stop_reason(row, iteration, config.iterations)
     if record['stop_reason'] is not None and config.final_models > 1:
-      # The run ends here: train the other final models on the labels it leaves,
-      # and let the row's test figures be their ensemble's.
-      start = time.perf_counter()
-      members = [scoring_params]
-      for member in range(1, config.final_models):
-        member_state, _ = fit(new_model(jax.random.fold_in(member_init_key, member)),
-                              jax.random.fold_in(member_shuffle_key, member), label_state,
-                              final_epochs, f'final model {member + 1}')
-        members.append(train.evaluation_params(member_state))
-      ensemble_params = models.stack_params(members)
-      ensemble_test = jax.device_get(score_test(models.Ensemble(model.apply), ensemble_params))
-      # The last model's is in the row already; score only the others.
-      each = [row['test_accuracy'], *(
-          test_metrics(*jax.device_get(score_test(model.apply, params)))['test_accuracy']
-          for params in members[1:])]
-      row.update({**test_metrics(*ensemble_test),
-                  'test_accuracy_last_model': row['test_accuracy'],
-                  'test_accuracy_final_models': each,
-                  'final_models_seconds': round(time.perf_counter() - start, 3)})
+      ensemble_params, ensemble_figures = train_final_models(
+          run, label_state, scoring.params, row['test_accuracy'])
+      row.update(ensemble_figures)
     record['iterations'].append(row)
     record['final_test_accuracy'] = row['test_accuracy']
     if workdir is not None:
-      checkpoint.save(workdir, iteration, train_state, label_state, record,  # Every host.
-                      ensemble_params)
-      if sharding.is_primary():
-        save(workdir, record, label_state, dataset,
-             {'confidence': confidence, 'predicted': predicted, 'margin': margin})
+      save_iteration(workdir, run, iteration, train_state, label_state, record, scoring,
+                     ensemble_params)
     log(format_iteration(row))
     if record['stop_reason'] is not None:
       break
-  return Result(record, model,
+  return Result(record, run.model,
                 train.evaluation_params(train_state) if ensemble_params is None
                 else ensemble_params,
                 jax.device_get(label_state))
 
 
-def predict_view_key(seed: int) -> jax.Array:
-  """The key of a run's predictor's views (Config.predict_views): one for the
-  whole run, so the views do not change with the iteration (or the command,
-  run.py --predict) that predicts."""
-  return jax.random.fold_in(jax.random.PRNGKey(seed), 0x7E57)
+def new_model(run: Run, key: jax.Array) -> train.TrainState:
+  """A freshly initialised model, replicated over the devices."""
+  config = run.config
+  return jax.device_put(
+      train.create_train_state(key, run.model, run.dataset.train_images.shape[1:],
+                               run.optimizer, config.frozen, config.ema_decay),
+      run.replicated)
+
+
+def last_epochs(config: Config) -> int:
+  """Epochs of the last iteration (and of the other final models)."""
+  return max(config.epochs, config.final_epochs)
+
+
+def train_model(run: Run, train_state: train.TrainState, label_state: select.LabelState,
+                epochs: int, key: jax.Array,
+                description: str) -> tuple[train.TrainState, list[float]]:
+  """train.fit with the run's settings on the labels in use."""
+  train_state, losses = train.fit(
+      train_state, key, run.images, label_state.labels, label_state.train_mask,
+      epochs=epochs, options=run.options, min_steps=run.config.min_steps,
+      progress=run.progress, description=description)
+  jax.block_until_ready(train_state.params)
+  return train_state, losses
+
+
+def train_iteration(run: Run, train_state: train.TrainState | None,
+                    label_state: select.LabelState,
+                    iteration: int) -> tuple[train.TrainState, Training]:
+  """Train: the iteration's model (a fresh one, or the last one trained on) on
+  every example with a label in use; the last iteration trains longer."""
+  config = run.config
+  if train_state is None or not config.warm_start:
+    train_state = new_model(run, run.streams.init(iteration))
+  last = iteration == config.iterations or not bool(candidates_of(label_state, config).any())
+  start = time.perf_counter()
+  with timing.CompileClock() as compiling:
+    train_state, losses = train_model(run, train_state, label_state,
+                                      last_epochs(config) if last else config.epochs,
+                                      run.streams.shuffle(iteration), f'iteration {iteration}')
+  return train_state, Training(losses, time.perf_counter() - start, compiling.seconds)
+
+
+def score_iteration(run: Run, train_state: train.TrainState, label_state: select.LabelState,
+                    iteration: int) -> Scoring:
+  """Score and select: the model's confidence on every training and test
+  example, and the candidates the selection rule takes."""
+  config = run.config
+  start = time.perf_counter()
+  with timing.CompileClock() as compiling:
+    params = train.evaluation_params(train_state)
+    scores = score.score(run.model.apply, params, run.images, config.score_chunk_size,
+                         run.options.sharding, config.augmentation, config.score_views,
+                         run.streams.views(iteration))
+    test_scores = score_test(run, run.model.apply, params)
+    candidates = candidates_of(label_state, config)
+    selected = choose(config, scores, candidates, run.dataset.num_classes, iteration)
+    (confidence, predicted, margin), (test_confidence, test_predicted), selected, candidates = (
+        jax.device_get((scores, test_scores, selected, candidates)))
+  return Scoring(params, confidence, predicted, margin, test_confidence, test_predicted,
+                 candidates, selected, time.perf_counter() - start, compiling.seconds)
+
+
+def score_test(run: Run, apply_fn: Callable[..., jax.Array],
+               params: Any) -> tuple[jax.Array | None, jax.Array | None]:
+  """A predictor's (confidence, predicted) on the test set, [M] each; Nones
+  without a test split."""
+  if run.test_images is None:
+    return None, None
+  confidence, predicted, _ = score.score(apply_fn, params, run.test_images,
+                                         run.config.score_chunk_size, run.options.sharding)
+  return confidence, predicted
+
+
+def test_figures(run: Run, apply_fn: Callable[..., jax.Array], params: Any) -> dict:
+  """A predictor's test accuracy and calibration (metrics.test_metrics)."""
+  confidence, predicted = jax.device_get(score_test(run, apply_fn, params))
+  return metrics.test_metrics(run.dataset.test_labels, confidence, predicted)
+
+
+def iteration_row(run: Run, iteration: int, label_state: select.LabelState,
+                  training: Training, scoring: Scoring) -> dict:
+  """Record: an iteration's figures (results.json), from the labels its model
+  was trained on, its training and its scoring."""
+  return {'iteration': iteration,
+          **metrics.iteration_metrics(
+              label_state=label_state, candidates=scoring.candidates,
+              true_labels=run.true_labels, confidence=scoring.confidence,
+              predicted=scoring.predicted, selected=scoring.selected,
+              test_labels=run.dataset.test_labels, test_confidence=scoring.test_confidence,
+              test_predicted=scoring.test_predicted),
+          'epochs': len(training.losses),
+          'final_loss': training.losses[-1],
+          # Wall seconds of each phase, compilation apart (a split that adds up).
+          'train_seconds': round(training.seconds - training.compile_seconds, 3),
+          'score_seconds': round(scoring.seconds - scoring.compile_seconds, 3),
+          'compile_seconds': round(training.compile_seconds + scoring.compile_seconds, 3)}
+
+
+def adopt(config: Config, label_state: select.LabelState, scoring: Scoring,
+          iteration: int) -> select.LabelState:
+  """Adopt: the selected candidates' predictions become pseudo-labels (with
+  config.revise, every candidate's verdict replaces its old one)."""
+  update = select.relabel if config.revise else select.adopt_pseudo_labels
+  return update(label_state, scoring.selected, scoring.predicted, scoring.confidence,
+                iteration)
+
+
+def train_final_models(run: Run, label_state: select.LabelState, last_params: Any,
+                       last_accuracy: float | None) -> tuple[Any, dict]:
+  """Where the run ends: final_models - 1 more models from fresh starts on the
+  labels it leaves. Returns their stacked params with the last model's, and
+  the row's test figures as the ensemble's (each model's beside them)."""
+  start = time.perf_counter()
+  members = [last_params]
+  for member in range(1, run.config.final_models):
+    member_state, _ = train_model(run, new_model(run, run.streams.final_init(member)),
+                                  label_state, last_epochs(run.config),
+                                  run.streams.final_shuffle(member), f'final model {member + 1}')
+    members.append(train.evaluation_params(member_state))
+  ensemble_params = models.stack_params(members)
+  each = [last_accuracy, *(test_figures(run, run.model.apply, params)['test_accuracy']
+                           for params in members[1:])]
+  return ensemble_params, {**test_figures(run, models.Ensemble(run.model.apply),
+                                          ensemble_params),
+                           'test_accuracy_last_model': last_accuracy,
+                           'test_accuracy_final_models': each,
+                           'final_models_seconds': round(time.perf_counter() - start, 3)}
+
+
+def save_iteration(workdir: str, run: Run, iteration: int, train_state: train.TrainState,
+                   label_state: select.LabelState, record: dict, scoring: Scoring,
+                   ensemble_params: Any) -> None:
+  """Checkpoint the iteration (every host), then write the run's files (one host)."""
+  checkpoint.save(workdir, iteration, train_state, label_state, record, ensemble_params)
+  if sharding.is_primary():
+    save(workdir, record, label_state, run.dataset,
+         {'confidence': scoring.confidence, 'predicted': scoring.predicted,
+          'margin': scoring.margin})
+
+
+def finished_result(run: Run, workdir: str, train_state: train.TrainState,
+                    label_state: select.LabelState, record: dict) -> Result:
+  """The Result of a workdir's finished run, from its checkpoint."""
+  params = (checkpoint.restore_params(workdir, ensemble=True) if run.config.final_models > 1
+            else train.evaluation_params(train_state))
+  return Result(record, run.model, params, label_state)
 
 
 def candidates_of(label_state: select.LabelState, config: Config) -> jax.Array:
@@ -453,22 +418,13 @@ def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
   candidates: bool[N], who may be selected. Returns bool[N].
   """
   confidence, predicted, _ = scores
-  uncapped = config.curriculum_step <= 0 and config.max_share >= 1
-  if config.selection == 'threshold' and uncapped:
+  if config.selection == 'threshold' and config.curriculum_step <= 0:
     return select.select_confident(confidence, candidates, config.threshold)
-  if config.selection == 'class_share':
-    share = select.curriculum_share(iteration, config.curriculum_step, config.max_share)
-    return select.select_class_share(confidence, predicted, candidates, config.threshold,
-                                     share, num_classes)
-  n_candidates = int(candidates.sum())
+  per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, iteration,
+                                          config.curriculum_step)
   if config.selection == 'threshold':  # A capped threshold rule: a share of the whole.
-    per_class = select.curriculum_per_class(n_candidates, num_classes, iteration,
-                                            config.curriculum_step, ceiling=config.max_share)
     return select.select_balanced(confidence, jnp.zeros_like(predicted), candidates,
                                   config.threshold, per_class * num_classes)
-  per_class = select.curriculum_per_class(n_candidates, num_classes, iteration,
-                                          config.curriculum_step, config.class_slack,
-                                          config.max_share)
   return select.select_balanced(confidence, predicted, candidates, config.threshold,
                                 per_class)
 
@@ -568,8 +524,6 @@ def format_iteration(row: dict) -> str:
   return (f"iter {row['iteration']:2d} | train {row['n_train']:6d} "
           f"({row['n_pseudo']} pseudo, labels {_percent(row['train_label_accuracy'])} "
           f"correct) | test {_percent(row['test_accuracy'])}"
-          + (f" (plain {_percent(row['test_accuracy_plain'])})"
-             if 'test_accuracy_plain' in row else '')
           + (f" ({len(row['test_accuracy_final_models'])} models; last alone "
              f"{_percent(row['test_accuracy_last_model'])})"
              if 'test_accuracy_final_models' in row else '')

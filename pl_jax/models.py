@@ -130,21 +130,15 @@ class Conv(nn.Module):
     return conv2d_valid(x, kernel) + bias
 
 
-# Parameter names of CNN's layers, as in the reference model.
-LAYERS = ('conv1', 'conv2', 'fc1', 'fc2')
-
-
 class CNN(nn.Module):
   """conv3x3(32)-relu-pool2 -> conv3x3(64)-relu-pool2 -> dense(128)-relu -> dense.
 
   VALID padding throughout: 28x28 -> 26 -> 13 -> 11 -> 5, so 5*5*64 = 1,600
   features reach the dense layers, exactly as in the reference PyTorch model.
   Other image sizes and channel counts work alike (at least 10x10 pixels).
-  `width` multiplies every hidden layer's size (1: the reference model; the
-  training cost grows about as width squared).
+  The layers' names are config.LAYERS.
   """
   num_classes: int = 10
-  width: int = 1
   # Of the MNIST training images (the case study's values); see data.Dataset.
   pixel_mean: tuple[float, ...] = (0.1307,)
   pixel_std: tuple[float, ...] = (0.3081,)
@@ -153,12 +147,12 @@ class CNN(nn.Module):
   def __call__(self, images: jnp.ndarray) -> jnp.ndarray:
     """images: uint8[B, H, W, C] -> logits float32[B, num_classes]."""
     x = normalize(images, self.pixel_mean, self.pixel_std)
-    x = Conv(32 * self.width, kernel_init=torch_like_init, name='conv1')(x)
+    x = Conv(32, kernel_init=torch_like_init, name='conv1')(x)
     x = max_pool_2x2(nn.relu(x))
-    x = Conv(64 * self.width, kernel_init=torch_like_init, name='conv2')(x)
+    x = Conv(64, kernel_init=torch_like_init, name='conv2')(x)
     x = max_pool_2x2(nn.relu(x))
     x = x.reshape(x.shape[0], -1)
-    x = nn.relu(nn.Dense(128 * self.width, kernel_init=torch_like_init, name='fc1')(x))
+    x = nn.relu(nn.Dense(128, kernel_init=torch_like_init, name='fc1')(x))
     return nn.Dense(self.num_classes, kernel_init=torch_like_init, name='fc2')(x)
 
 

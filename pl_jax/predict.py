@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from pl_jax import atomic, checkpoint, data, loop, models, score, user_data
+from pl_jax import atomic, checkpoint, data, models, recipes, score, user_data
+from pl_jax.config import Config
 
 
 class PredictError(Exception):
@@ -63,7 +64,7 @@ class Predictor(NamedTuple):
   """A finished run's last model (or final models) and how it predicts."""
   model: models.CNN
   params: Any  # With config.final_models > 1, the final models' stacked.
-  config: loop.Config  # Its augmentation, predict_views and seed make the views.
+  config: Config
   class_names: list[str]
 
   @property
@@ -76,26 +77,23 @@ def load_predictor(workdir: str) -> Predictor:
   try:
     with open(os.path.join(workdir, 'results.json')) as f:
       results = json.load(f)
-    spec, config = results['model'], loop.config_of(results['recipe'])
+    spec, config = results['model'], recipes.config_of(results['recipe'])
     params = checkpoint.restore_params(workdir, ensemble=config.final_models > 1)
   except (OSError, ValueError, KeyError, FileNotFoundError) as e:
     raise PredictError(f'{workdir}: no saved model ({type(e).__name__}); run '
                        'run.py with this --workdir first') from None
-  model = models.CNN(num_classes=spec['num_classes'], width=spec.get('width', 1),
-                     pixel_mean=tuple(spec['pixel_mean']),
+  model = models.CNN(num_classes=spec['num_classes'], pixel_mean=tuple(spec['pixel_mean']),
                      pixel_std=tuple(spec['pixel_std']))
   class_names = spec['class_names'] or [str(c) for c in range(spec['num_classes'])]
   return Predictor(model, params, config, class_names)
 
 
-def predict_with(predictor: Predictor, images: np.ndarray, chunk_size: int = 1024,
-                 views: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """The predictor on images, over its run's predict_views (views: that many
-  instead, to compare predictors; experiments/predict_views.py):
-  (confidence float32[N], predicted int32[N])."""
+def predict_with(predictor: Predictor, images: np.ndarray,
+                 chunk_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+  """The predictor on images: (confidence float32[N], predicted int32[N])."""
   confidence, predicted, _ = jax.device_get(score.score(
       predictor.apply_fn, predictor.params, jax.device_put(images),
-      min(chunk_size, len(images)), **_views(predictor, views)))
+      min(chunk_size, len(images))))
   return confidence, predicted
 
 
@@ -105,21 +103,12 @@ def probabilities_with(predictor: Predictor, images: np.ndarray,
   over predictors (experiments/ensemble.py)."""
   return jax.device_get(score.probabilities(
       predictor.apply_fn, predictor.params, jax.device_put(images),
-      min(chunk_size, len(images)), **_views(predictor)))
-
-
-def _views(predictor: Predictor, views: int | None = None) -> dict:
-  """How the predictor's run predicts over views: score's keyword arguments."""
-  config = predictor.config
-  return dict(augmentation=config.augmentation,
-              views=config.predict_views if views is None else views,
-              key=loop.predict_view_key(config.seed))
+      min(chunk_size, len(images))))
 
 
 def predict(workdir: str, images: np.ndarray, chunk_size: int = 1024):
   """The run's predictor (its last model, or the mean of its final models) on
-  images, over the run's predict_views if it had any:
-  (confidence float32[N], predicted int32[N], class names)."""
+  images: (confidence float32[N], predicted int32[N], class names)."""
   predictor = load_predictor(workdir)
   return (*predict_with(predictor, images, chunk_size), predictor.class_names)
 

@@ -1,43 +1,46 @@
-"""Recipes: named settings of loop.Config. Every setting is also a flag of run.py;
-a flag given explicitly wins over the recipe."""
+"""Recipes: named overrides of config.Config's defaults (which are the default
+recipe's). A setting given explicitly wins over the recipe."""
 
-import dataclasses
-
-from pl_jax import loop
+from pl_jax import config as config_lib
 
 RECIPES = {
-    # The case study, exactly: loop.Config's defaults.
-    'seed': {},
-    # The default, towards 99 % from 100 labels (issue "Beyond the seed"): all
-    # layers trained, augmentation in the step, a fixed step budget, class-balanced
-    # selection whose share grows each iteration, revisable pseudo-labels, one
-    # model trained on across 12 iterations, the pool scored over 8 augmented
-    # views (so the labels stay clean while they grow), a last iteration of 20
-    # epochs, a moving average of the weights to score and predict, and a second
-    # final model on the final labels, the two predicting by their mean. Chosen
-    # on the tuning seeds 100-102 only (BENCHMARKS.md, experiments/tune.py and
-    # experiments/ensemble.py).
-    'strong': dict(frozen=(), max_shift=2, max_degrees=10.0, max_scale=0.1, epochs=1,
-                   min_steps=1500, iterations=12, selection='balanced', curriculum_step=0.2,
-                   revise=True, warm_start=True, score_views=8, final_epochs=20,
-                   ema_decay=0.999, final_models=2),
+    # Towards 99 % from 100 labels: the defaults (all layers trained,
+    # augmentation in the step, a step floor, class-balanced selection whose
+    # share grows each iteration, revisable pseudo-labels, one model trained on
+    # across 12 iterations, the pool scored over 8 augmented views, a last
+    # iteration of 20 epochs, a weight EMA, a second final model). Chosen on the
+    # tuning seeds 100-102 (BENCHMARKS.md: ablation and tuning).
+    'strong': {},
+    # The case study (../shared/SEED.md), exactly: 1,000 labels, a fresh model
+    # every iteration for 10 epochs, fc1 never trained, no augmentation, every
+    # pool example above the threshold adopted for good.
+    'case_study': dict(n_labeled=1000, epochs=10, min_steps=160, final_epochs=0,
+                       iterations=10, frozen=('fc1',), warm_start=False, ema_decay=0.0,
+                       final_models=1, max_shift=0, max_degrees=0.0, max_scale=0.0,
+                       selection='threshold', curriculum_step=0.0, revise=False,
+                       score_views=0),
 }
 
-
-# What run.py and api.run use when no recipe is named.
+# What run.py and pl_jax.self_train use when no recipe is named.
 DEFAULT = 'strong'
 
 
-def make_config(recipe: str, **explicit) -> loop.Config:
+def make_config(recipe: str, **explicit) -> config_lib.Config:
   """The recipe's settings, then the explicitly given ones on top.
 
   Raises:
-    ValueError: an unknown recipe or setting.
+    config_lib.ConfigError: an unknown recipe or setting, or a value not allowed.
   """
   if recipe not in RECIPES:
-    raise ValueError(f'unknown recipe {recipe!r}; choose one of {", ".join(RECIPES)}')
-  fields = {f.name for f in dataclasses.fields(loop.Config)}
-  unknown = set(explicit) - fields
-  if unknown:
-    raise ValueError(f'unknown settings {sorted(unknown)}')
-  return loop.Config(**{**RECIPES[recipe], **explicit})
+    raise config_lib.ConfigError(f'recipe must be one of {", ".join(RECIPES)}, '
+                                 f'got {recipe!r}')
+  return config_lib.make(**{**RECIPES[recipe], **explicit})
+
+
+def config_of(recorded: dict) -> config_lib.Config:
+  """The Config a run recorded (loop.recipe). Settings a run of an older
+  version did not record take the case study's values, which were then the
+  defaults; settings since removed are ignored."""
+  known = config_lib.names() & set(recorded)
+  return config_lib.make(**{**RECIPES['case_study'],
+                            **{name: recorded[name] for name in known}})

@@ -5,8 +5,6 @@ whose `source` says, for each example, whether its label came from a human, was
 adopted as a pseudo-label, or whether it is still in the unlabeled pool.
 """
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -106,58 +104,21 @@ def select_balanced(confidence: jax.Array, predicted: jax.Array, candidates: jax
   return eligible & (rank < per_class)
 
 
-@functools.partial(jax.jit, static_argnames='num_classes')
-def select_class_share(confidence: jax.Array, predicted: jax.Array, candidates: jax.Array,
-                       threshold: float | jax.Array, share: float | jax.Array,
-                       num_classes: int) -> jax.Array:
-  """Above threshold, and within each predicted class at most the most confident
-  `share` (rounded up) of the candidates predicted as that class.
-
-  Unlike select_balanced's one cap for all, each class's cap follows how many
-  candidates the model gives it, so classes of unequal size (MNIST's ones
-  outnumber its fives by a quarter) are each taken whole once share reaches 1,
-  and a small class's spare room under an equal cap is never filled with
-  another class's examples. confidence: float32[N]; predicted: int32[N];
-  candidates: bool[N]; share: scalar in [0, 1]. Returns bool[N].
-  """
-  eligible = candidates & (confidence > threshold)
-  rank = _rank_within_class(jnp.where(eligible, confidence, -1.0), predicted)
-  counts = jax.ops.segment_sum(candidates.astype(jnp.int32), predicted, num_classes)
-  # Rounded up, but float32's error (a few thousandths at 60,000 candidates)
-  # must not lift an exact product such as 0.6 * 5 to the next integer.
-  cap = jnp.ceil(share * counts[predicted] - 0.01).astype(jnp.int32)
-  return eligible & (rank < cap)
-
-
-def curriculum_share(iteration: int, step: float, ceiling: float = 1.0) -> float:
-  """The share of the candidates iteration k may select: min(ceiling, k * step)
-  (Curriculum Labeling's growing share, up to a ceiling); step <= 0 means the
-  ceiling at once.
-
-  A ceiling below 1 leaves the least confident candidates, where the
-  pseudo-label errors gather, in the pool. On the tuning seed it made the labels
-  much cleaner but did not raise test accuracy (BENCHMARKS.md).
-  """
+def curriculum_share(iteration: int, step: float) -> float:
+  """The share of the candidates iteration k may select: min(1, k * step)
+  (Curriculum Labeling's growing share); step <= 0 means all at once."""
   if step <= 0:
-    return ceiling
-  return min(ceiling, round(iteration * step, 9))  # 3 * 0.2 is 0.6000000000000001.
+    return 1.0
+  return min(1.0, round(iteration * step, 9))  # 3 * 0.2 is 0.6000000000000001.
 
 
 def curriculum_per_class(n_candidates: int, num_classes: int, iteration: int,
-                         step: float, slack: float = 0.0, ceiling: float = 1.0) -> int:
+                         step: float) -> int:
   """How many per class iteration k may select: curriculum_share's share of the
-  candidates, spread evenly over the classes, plus `slack` of that (a fraction)
-  for classes larger than the mean. step <= 0 with no ceiling means no cap.
-
-  Why a slack: under an exactly equal cap a class above the mean size can
-  never be labeled whole. MNIST's ones are 12 % above it, and 1 -> 2, 7, 8 are
-  the strong recipe's commonest pseudo-label errors. (On the tuning seed the
-  slack did not help; BENCHMARKS.md.)
-  """
-  if step <= 0 and ceiling >= 1:
+  candidates, spread evenly over the classes; step <= 0 means no cap."""
+  if step <= 0:
     return n_candidates
-  share = curriculum_share(iteration, step, ceiling) * (1 + slack)
-  return int(np.ceil(share * n_candidates / num_classes))
+  return int(np.ceil(curriculum_share(iteration, step) * n_candidates / num_classes))
 
 
 @jax.jit

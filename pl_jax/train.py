@@ -6,6 +6,7 @@ iterations: a device-side shuffle puts the masked examples first, and each step
 gathers its batch on the device from that order.
 """
 
+import dataclasses
 import functools
 import math
 from typing import Any
@@ -19,8 +20,7 @@ from flax import struct
 from flax.training import train_state
 from jax.sharding import NamedSharding
 
-from pl_jax import augment
-from pl_jax import consistency as consistency_lib
+from pl_jax import augment, streams
 from pl_jax import sharding as sharding_lib
 
 
@@ -85,70 +85,49 @@ def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int,
   return state.replace(step=jnp.zeros((), jnp.int32))
 
 
-def weighted_cross_entropy(logits: jax.Array, labels: jax.Array, weights: jax.Array,
-                           gce_q: float = 0.0) -> jax.Array:
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+  """How a training run steps: static under jit (hashable), so it travels as one
+  argument. batch_size: examples per step; augmentation: drawn per step;
+  lr_schedule: the learning rate over a run's steps (lr_scale); splits: the
+  batch's parts, each its own pass (train_step); sharding: how to split the
+  batch over devices (sharding.batch_sharding), or None for one device."""
+  batch_size: int
+  augmentation: augment.Augmentation = augment.Augmentation()
+  lr_schedule: str = 'constant'
+  splits: int = 1
+  sharding: NamedSharding | None = None
+
+
+def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
+                           weights: jax.Array) -> jax.Array:
   """Mean cross-entropy over the examples with weight 1 (0 marks padding).
 
   logits: float32[B, K]; labels: int32[B]; weights: float32[B] -> float32[].
-  gce_q > 0: the generalized cross-entropy (1 - p_y ** q) / q of Zhang and
-  Sabuncu (2018) instead, whose gradient is cross-entropy's times p_y ** q: a
-  label the model finds unlikely (often a wrong pseudo-label) pulls less. As
-  q -> 0 it becomes cross-entropy; q = 1 is the mean absolute error.
   """
   losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-  if gce_q > 0:
-    # p_y ** q = exp(-q * cross-entropy); expm1 keeps small losses exact.
-    losses = -jnp.expm1(-gce_q * losses) / gce_q
   return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights: jax.Array,
-               lr_scale: jax.Array | float = 1.0,
-               unlabeled: tuple[jax.Array, jax.Array] | None = None,
-               consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
-               mixing: tuple[jax.Array, jax.Array] | None = None,
-               gce_q: float = 0.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
-  """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B].
+               lr_scale: jax.Array | float = 1.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
+  """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B];
+  weights: float32[B] (0: padding).
 
   lr_scale: float32[], multiplies the learning rate (Adam's update is linear in
-  it); a traced value, so a schedule never recompiles the step. unlabeled:
-  (weak, strong) views uint8[U, H, W, C] of the same images, for the
-  consistency term (consistency.py), or None. mixing: mixup's (partner
-  int32[B], lam float32[]) from augment.mixup_pairs, or None: the batch is
-  trained on mixed images against both labels, weighted lam and 1 - lam.
-  gce_q: the supervised loss's q (weighted_cross_entropy); 0: cross-entropy.
-  splits: the batch's loss as the sum of this many parts' (B divisible by it),
-  each part its own forward and backward pass; the same gradient up to float
-  rounding. Why: XLA:CPU runs independent computations at once, and 8 parts of
-  a batch of 64 train about 1.7x faster on a 2-core CPU than the whole batch,
-  whose small convolutions are split over the cores less well (BENCHMARKS.md).
-  Not with the consistency term.
+  it); a traced value, so a schedule never recompiles the step. splits: the
+  batch's loss as the sum of this many parts' (B divisible by it), each part
+  its own forward and backward pass; the same gradient up to float rounding.
+  Why: XLA:CPU runs independent computations at once, and 8 parts of a batch of
+  64 train faster on a 2-core CPU than the whole batch, whose small
+  convolutions are split over the cores less well (BENCHMARKS.md).
 
   Raises:
-    ValueError: splits does not divide B, or splits > 1 with the consistency term.
+    ValueError: splits does not divide B.
   """
   if images.shape[0] % splits:
     raise ValueError(f'a batch of {images.shape[0]} does not split into {splits} equal parts')
-  if splits > 1 and unlabeled is not None:
-    raise ValueError('a batch in parts (splits > 1) cannot take the consistency term')
   apply = lambda params, x: state.apply_fn({'params': params}, x)
-  if unlabeled is not None:
-    weak, strong = unlabeled
-    weak_logits = apply(state.params, weak)  # The targets: no gradient.
-
-  if mixing is not None:
-    partner, lam = mixing
-    images = augment.mix(images, partner, lam)
-    partner_labels = labels[partner]
-    weights = weights * weights[partner]  # A padding row mixes into nothing.
-
-  def supervised_loss(logits, rows=slice(None)):
-    """Mean loss of the batch's rows (all, or a part's) against their targets."""
-    loss = weighted_cross_entropy(logits, labels[rows], weights[rows], gce_q)
-    if mixing is None:
-      return loss
-    return lam * loss + (1 - lam) * weighted_cross_entropy(
-        logits, partner_labels[rows], weights[rows], gce_q)
 
   def split_loss(params):
     """The batch's mean loss as the weighted sum of its parts' means."""
@@ -158,18 +137,14 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
     for part in range(splits):
       rows = slice(part * size, (part + 1) * size)
       part_weight = jnp.maximum(jnp.sum(weights[rows]), 1.0)
-      loss += supervised_loss(apply(params, images[rows]), rows) * (part_weight / total_weight)
+      loss += weighted_cross_entropy(apply(params, images[rows]), labels[rows],
+                                     weights[rows]) * (part_weight / total_weight)
     return loss
 
   def loss_fn(params):
-    if unlabeled is None:
-      return split_loss(params) if splits > 1 else supervised_loss(apply(params, images))
-    # One forward pass for both batches: [B + U, K].
-    logits = apply(params, jnp.concatenate([images, strong.astype(images.dtype)]))
-    supervised = supervised_loss(logits[:images.shape[0]])
-    unsupervised, _ = consistency_lib.consistency_loss(
-        weak_logits, logits[images.shape[0]:], consistency.threshold)
-    return supervised + consistency.weight * unsupervised
+    if splits > 1:
+      return split_loss(params)
+    return weighted_cross_entropy(apply(params, images), labels, weights)
   loss, grads = jax.value_and_grad(loss_fn)(state.params)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
   updates = jax.tree.map(lambda update: lr_scale * update, updates)
@@ -180,23 +155,19 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
                        ema_params=ema_params), loss
 
 
-SCHEDULES = ('constant', 'cosine')
-
-
 def lr_scale(schedule: str, step: jax.Array | int, total_steps: jax.Array | int) -> jax.Array:
   """The learning-rate multiplier of step `step` (from 0) of a training run of
   total_steps steps: float32[] (traceable: step and total_steps may be traced).
 
-  'constant': 1 (the seed's recipe). 'cosine': from 1 down towards 0 along a
-  half cosine (Loshchilov & Hutter 2017), so every training run, and hence
-  every iteration's scoring model, ends annealed.
+  'constant': 1 (the case study's). 'cosine': from 1 down towards 0 along a
+  half cosine (Loshchilov & Hutter 2017), so every training run ends annealed.
+  Written out rather than an optax schedule: total_steps changes with the
+  training set and is traced, so one compilation serves every iteration.
   """
   if schedule == 'constant':
     return jnp.float32(1)
-  if schedule == 'cosine':
-    fraction = jnp.asarray(step, jnp.float32) / jnp.maximum(total_steps, 1)
-    return (0.5 * (1 + jnp.cos(jnp.pi * fraction))).astype(jnp.float32)
-  raise ValueError(f'lr_schedule must be one of {SCHEDULES}, got {schedule!r}')
+  fraction = jnp.asarray(step, jnp.float32) / jnp.maximum(total_steps, 1)
+  return (0.5 * (1 + jnp.cos(jnp.pi * fraction))).astype(jnp.float32)
 
 
 @functools.partial(jax.jit, static_argnames='batch_size')
@@ -211,118 +182,63 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
   return jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
 
 
-@functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
-                                              'consistency', 'mixup', 'human_per_batch',
-                                              'gce_q', 'splits'),
-                   donate_argnames='state')
+@functools.partial(jax.jit, static_argnames='options', donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
-                  images: jax.Array, labels: jax.Array, n_train: jax.Array, batch_size: int,
-                  augmentation: augment.Augmentation,
-                  sharding: NamedSharding | None = None,
-                  lr_scale: jax.Array | float = 1.0,
-                  consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
-                  mixup: float = 0.0, human_per_batch: int = 0,
-                  human: tuple[jax.Array, jax.Array] | None = None,
-                  gce_q: float = 0.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
+                  images: jax.Array, labels: jax.Array, n_train: jax.Array,
+                  lr_scale: jax.Array | float, options: TrainOptions) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
-  order: int32[N + batch_size] from epoch_order; key: the epoch's key (the step's
-  is folded in); images: uint8[N, H, W, C], the whole training array; labels:
-  int32[N], the labels in use; n_train: the number of training examples (batch
-  positions past it are padding, weighted 0); sharding: how to split the batch
-  over devices (sharding.batch_sharding), or None for one device; lr_scale:
-  the step's learning-rate multiplier (see lr_scale); consistency: the
-  consistency term, whose consistency.ratio * batch_size images are drawn
-  uniformly from the whole image array; mixup: mixup's Beta(alpha, alpha)
-  parameter alpha (augment.mixup_pairs), 0: no mixup; human_per_batch: this
-  many human-labeled examples, drawn at random from human = (human_index
-  from human_examples, their count), join the batch (none while the count is 0);
-  gce_q: the loss's q (weighted_cross_entropy), 0: cross-entropy; splits: the
-  batch's parts (train_step).
+  order: int32[N + batch_size] from epoch_order; key: the epoch's augmentation
+  key (the step's is folded in); images: uint8[N, H, W, C], the whole training
+  array; labels: int32[N], the labels in use; n_train: the number of training
+  examples (batch positions past it are padding, weighted 0); lr_scale: the
+  step's learning-rate multiplier (see lr_scale).
   """
-  step_key = jax.random.fold_in(key, step)  # Augmentation draws from it; the rest fold in a tag.
+  batch_size, sharding = options.batch_size, options.sharding
+  step_key = jax.random.fold_in(key, step)
   batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
   weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
-  if human_per_batch:
-    human_index, n_human = human
-    drawn = jax.random.randint(jax.random.fold_in(step_key, 0x4A),
-                               (human_per_batch,), 0, jnp.maximum(n_human, 1))
-    batch = jnp.concatenate([batch, human_index[drawn]])
-    weights = jnp.concatenate([weights, jnp.full(human_per_batch, n_human > 0, jnp.float32)])
   batch_images, batch_labels = images[batch], labels[batch]
   if sharding is not None:  # Data parallel: each device takes a slice of the batch.
     batch_images, batch_labels, weights = jax.lax.with_sharding_constraint(
         (batch_images, batch_labels, weights), sharding)
-  if not augmentation.is_identity:
-    batch_images = augmentation(step_key, batch_images)
-  unlabeled = None
-  if consistency.enabled:
-    index_key, weak_key, strong_key = jax.random.split(
-        jax.random.fold_in(step_key, 0xC0), 3)
-    picked = images[jax.random.randint(index_key, (consistency.ratio * batch_size,), 0,
-                                       images.shape[0])]
-    if sharding is not None:
-      picked = jax.lax.with_sharding_constraint(picked, sharding)
-    unlabeled = (augmentation(weak_key, picked), consistency.strong(strong_key, picked))
-  mixing = None
-  if mixup > 0:
-    mixing = augment.mixup_pairs(jax.random.fold_in(step_key, 0x313),
-                                 batch_size + human_per_batch, mixup)
-  state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale, unlabeled,
-                           consistency, mixing, gce_q, splits)
+  if not options.augmentation.is_identity:
+    batch_images = options.augmentation(step_key, batch_images)
+  state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale,
+                           options.splits)
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
 
 
-@functools.partial(jax.jit, static_argnames=('batch_size', 'augmentation', 'sharding',
-                                              'lr_schedule', 'consistency', 'mixup',
-                                              'human_per_batch', 'gce_q', 'splits'),
-                   donate_argnames='state')
+@functools.partial(jax.jit, static_argnames='options', donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
-                train_mask: jax.Array, batch_size: int,
-                augmentation: augment.Augmentation = augment.Augmentation(),
-                sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
-                first_step: jax.Array | int = 0, total_steps: jax.Array | int = 1,
-                consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
-                mixup: float = 0.0, human_per_batch: int = 0,
-                human_mask: jax.Array | None = None, gce_q: float = 0.0,
-                splits: int = 1) -> tuple[TrainState, jax.Array]:
+                train_mask: jax.Array, first_step: jax.Array | int,
+                total_steps: jax.Array | int,
+                options: TrainOptions) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
 
-  The steps run in a lax.fori_loop whose length, ceil(sum(train_mask) /
-  batch_size), is a traced value: one compilation serves every mask. first_step
-  and total_steps place the epoch in its training run, for the learning-rate
-  schedule (lr_scale). human_per_batch > 0 adds that many examples drawn from
-  human_mask (bool[N]) to every batch (train_step_at).
+  key: the epoch's (streams.py). The steps run in a lax.fori_loop whose length,
+  ceil(sum(train_mask) / batch_size), is a traced value: one compilation
+  serves every mask. first_step and total_steps place the epoch in its
+  training run, for the learning-rate schedule (lr_scale).
 
   Returns the new state and the mean batch loss, float32[].
   """
-  # The shuffle keeps using `key` itself, so runs without augmentation draw the
-  # same batches as before augmentation existed.
-  augment_key = jax.random.fold_in(key, 0xA06)
-  order = epoch_order(key, train_mask, batch_size)
+  augment_key = jax.random.fold_in(key, streams.AUGMENT)
+  order = epoch_order(key, train_mask, options.batch_size)
   n_train = jnp.sum(train_mask, dtype=jnp.int32)
-  n_steps = (n_train + batch_size - 1) // batch_size
-  human = human_examples(human_mask) if human_per_batch else None
+  n_steps = (n_train + options.batch_size - 1) // options.batch_size
 
   def step_fn(step, carry):
     state, loss_sum = carry
     state, loss = train_step_at(
-        state, order, step, augment_key, images, labels, n_train, batch_size, augmentation,
-        sharding, lr_scale(lr_schedule, first_step + step, total_steps), consistency, mixup,
-        human_per_batch, human, gce_q, splits)
+        state, order, step, augment_key, images, labels, n_train,
+        lr_scale(options.lr_schedule, first_step + step, total_steps), options)
     return state, loss_sum + loss
   state, loss_sum = jax.lax.fori_loop(0, n_steps, step_fn, (state, jnp.float32(0)))
   return state, loss_sum / jnp.maximum(n_steps, 1)
-
-
-def human_examples(human_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """(indices int32[N] whose first `count` are the human-labeled examples, count
-  int32[]): fixed shapes, so the step compiles once whatever the labels."""
-  index = jnp.argsort(~human_mask, stable=True).astype(jnp.int32)
-  return index, jnp.sum(human_mask, dtype=jnp.int32)
 
 
 def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> int:
@@ -336,33 +252,23 @@ def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> in
 
 
 def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
-        train_mask: jax.Array, *, epochs: int, batch_size: int, min_steps: int = 0,
-        augmentation: augment.Augmentation = augment.Augmentation(),
-        sharding: NamedSharding | None = None, lr_schedule: str = 'constant',
-        consistency: consistency_lib.Consistency = consistency_lib.Consistency(),
-        mixup: float = 0.0, human_per_batch: int = 0, human_mask: jax.Array | None = None,
-        gce_q: float = 0.0, splits: int = 1, progress: bool = True,
-        description: str = 'train') -> tuple[TrainState, list[float]]:
-  """Trains for num_epochs(...) epochs; returns the state and each epoch's mean loss.
+        train_mask: jax.Array, *, epochs: int, options: TrainOptions, min_steps: int = 0,
+        progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
+  """Trains for num_epochs(...) epochs on the examples train_mask (bool[N])
+  marks; returns the state and each epoch's mean loss.
 
-  lr_schedule: how the learning rate moves over this run's steps (lr_scale);
-  consistency: the consistency term on images drawn from all of `images`;
-  mixup: mixup's alpha, 0: off (train_step_at); human_per_batch: examples
-  of human_mask (bool[N]) added to every batch; gce_q: the loss's q
-  (weighted_cross_entropy), 0: cross-entropy; splits: the batch's parts,
-  each its own pass (train_step).
+  key: the training run's (streams.py; each epoch folds in its number).
   """
   n_train = int(jnp.sum(train_mask))
-  total = num_epochs(n_train, batch_size, epochs, min_steps)
-  steps_per_epoch = math.ceil(n_train / batch_size)
+  total = num_epochs(n_train, options.batch_size, epochs, min_steps)
+  steps_per_epoch = math.ceil(n_train / options.batch_size)
   losses = []
   with tqdm.trange(total, desc=description, unit='epoch', disable=not progress,
                    leave=False, dynamic_ncols=True) as bar:
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
-                                train_mask, batch_size, augmentation, sharding, lr_schedule,
-                                epoch * steps_per_epoch, total * steps_per_epoch, consistency,
-                                mixup, human_per_batch, human_mask, gce_q, splits)
+                                train_mask, epoch * steps_per_epoch, total * steps_per_epoch,
+                                options)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import pl_jax
+from pl_jax import config as config_lib
 from pl_jax import select
 
 from conftest import own_arrays
@@ -54,6 +55,9 @@ def test_manual_labels_join_the_human_ones(mnist):
   assert result.record['iterations'][0]['n_human'] == 40
 
 
-def test_unknown_setting():
-  with pytest.raises(TypeError, match='unknown settings'):
-    pl_jax.self_train(np.zeros((4, 12, 12), np.uint8), np.array([0, 1, -1, -1]), tresh=0.9)
+def test_unknown_setting_or_bad_value_is_refused_before_the_data_is_read():
+  images, labels = np.zeros((4, 12, 12), np.uint8), np.array([0, 1, -1, -1])
+  with pytest.raises(config_lib.ConfigError, match='unknown setting tresh'):
+    pl_jax.self_train(images, labels, tresh=0.9)
+  with pytest.raises(config_lib.ConfigError, match=r'threshold must be in \(0, 1\), got 1.5'):
+    pl_jax.self_train(images, labels, threshold=1.5)

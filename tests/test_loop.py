@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pl_jax import loop, metrics, models, predict, score, select, timing
+from pl_jax import config as config_lib
+from pl_jax import loop, metrics, models, predict, recipes, select, timing
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
@@ -17,8 +18,9 @@ ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accura
               'pool_confidence_histogram'}
 
 # Every layer trained and 40 steps, enough to select something each iteration.
-TINY = loop.Config(n_labeled=300, threshold=0.9, iterations=3, epochs=1, min_steps=40,
-                   batch_size=64, score_chunk_size=256, frozen=())
+TINY = recipes.make_config('case_study', n_labeled=300, threshold=0.9, iterations=3,
+                           epochs=1, min_steps=40, batch_size=64, score_chunk_size=256,
+                           frozen=())
 
 
 def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
@@ -69,7 +71,7 @@ def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
 
 
 def test_same_seed_same_numbers(small_mnist):
-  config = loop.Config(n_labeled=100, threshold=0.8, iterations=2, epochs=1, min_steps=20,
+  config = recipes.make_config('case_study', n_labeled=100, threshold=0.8, iterations=2, epochs=1, min_steps=20,
                        frozen=())
   first, second = (loop.self_train(small_mnist, config, progress=False, log=lambda _: None)
                    for _ in range(2))
@@ -80,7 +82,7 @@ def test_same_seed_same_numbers(small_mnist):
 
 
 def test_every_label_known_trains_once(small_mnist):
-  config = loop.Config(n_labeled=2000, iterations=5, epochs=1, min_steps=0)
+  config = recipes.make_config('case_study', n_labeled=2000, iterations=5, epochs=1, min_steps=0)
   record = loop.self_train(small_mnist, config, progress=False, log=lambda _: None).record
   assert record['stop_reason'] == loop.STOP_POOL_EMPTY
   [row] = record['iterations']
@@ -103,18 +105,17 @@ def test_oracle_metrics_are_named_in_the_readme():
     assert f'`{name}` (oracle)' in readme
 
 
-@pytest.mark.parametrize('selection', ['balanced', 'class_share'])
-def test_every_lever_together_compiles_once(small_mnist, selection):
-  """Revisable, balanced (or class share), curriculum, augmentation, cosine,
-  consistency, EMA, mixup, human examples in every batch, the GCE loss, scoring
-  views."""
-  config = loop.Config(n_labeled=300, threshold=0.5, iterations=3, epochs=1, min_steps=40,
-                       frozen=(), max_shift=2, max_degrees=10.0, max_scale=0.1,
-                       selection=selection, curriculum_step=0.3, revise=True, stratified=True,
-                       lr_schedule='cosine', consistency_weight=1.0, consistency_threshold=0.5,
-                       strong_max_degrees=20.0, strong_cutout=8, ema_decay=0.99,
-                       mixup=0.4, human_per_batch=8, warm_start=True, gce_q=0.7,
-                       score_views=2, predict_views=2)
+@pytest.mark.parametrize('selection', ['balanced', 'threshold'])
+def test_every_setting_together_compiles_once(small_mnist, selection):
+  """The default recipe's settings (revisable, balanced or capped threshold
+  selection, curriculum, augmentation, EMA, warm start, scoring views) with a
+  cosine schedule and the batch in parts (one final model: the ensemble's own
+  compilations at the end are test_final_models_...'s)."""
+  config = recipes.make_config('strong', n_labeled=300, threshold=0.5, iterations=3,
+                               epochs=1, min_steps=40, final_epochs=1, selection=selection,
+                               curriculum_step=0.3, stratified=True, lr_schedule='cosine',
+                               ema_decay=0.99, score_views=2, batch_splits=2,
+                               final_models=1)
   compiles_after = []
   with timing.CompileClock() as clock:
     result = loop.self_train(small_mnist, config, progress=False,
@@ -141,7 +142,7 @@ def test_every_lever_together_compiles_once(small_mnist, selection):
 def test_the_last_iteration_trains_final_epochs(small_mnist):
   # A threshold at chance selects every candidate, and with revise every
   # non-human example stays one: iteration 2 is the last by its number.
-  config = loop.Config(n_labeled=300, threshold=0.1, iterations=2, epochs=1, min_steps=0,
+  config = recipes.make_config('case_study', n_labeled=300, threshold=0.1, iterations=2, epochs=1, min_steps=0,
                        final_epochs=3, frozen=(), revise=True)
   rows = loop.self_train(small_mnist, config, progress=False, log=lambda _: None
                          ).record['iterations']
@@ -153,76 +154,11 @@ def test_the_last_iteration_trains_final_epochs(small_mnist):
   assert [row['epochs'] for row in rows] == [3]
 
 
-def test_class_slack_lets_a_larger_class_be_labeled_whole():
-  # Ten confident candidates: six predicted 0, four predicted 1. The equal share
-  # is 5 per class; 20 % slack makes it 6, and the threshold rule ignores it.
-  confidence = jnp.linspace(0.999, 0.99, 10) + 0.0005
-  predicted = jnp.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1], jnp.int32)
-  scores = (confidence, predicted, confidence)
-  candidates = jnp.ones(10, bool)
-
-  def chosen(selection, slack):
-    config = loop.Config(selection=selection, curriculum_step=1.0, class_slack=slack)
-    return np.asarray(loop.choose(config, scores, candidates, 2, iteration=1)).nonzero()[0]
-
-  np.testing.assert_array_equal(chosen('balanced', 0.0), [0, 1, 2, 3, 4, 6, 7, 8, 9])
-  np.testing.assert_array_equal(chosen('balanced', 0.2), np.arange(10))
-  np.testing.assert_array_equal(chosen('threshold', 0.0), np.arange(10))
-  np.testing.assert_array_equal(chosen('threshold', 0.2), np.arange(10))
-
-
-def test_max_share_leaves_the_least_confident_candidates_in_the_pool():
-  confidence = jnp.linspace(0.999, 0.99, 10) + 0.0005  # Falling with the index.
-  predicted = jnp.array([0, 1] * 5, jnp.int32)
-  scores = (confidence, predicted, confidence)
-  candidates = jnp.ones(10, bool)
-
-  def chosen(selection, curriculum_step):
-    config = loop.Config(selection=selection, curriculum_step=curriculum_step, max_share=0.6)
-    return np.asarray(loop.choose(config, scores, candidates, 2, iteration=5)).nonzero()[0]
-
-  # Whatever the rule, 6 of the 10 at most, each class's (or the whole's) most confident.
-  for selection in ('balanced', 'class_share'):
-    np.testing.assert_array_equal(chosen(selection, 0.2), [0, 1, 2, 3, 4, 5])
-  np.testing.assert_array_equal(chosen('threshold', 0.2), [0, 1, 2, 3, 4, 5])
-  np.testing.assert_array_equal(chosen('threshold', 0.0), [0, 1, 2, 3, 4, 5])
-
-
-def test_predict_views_predict_the_test_set_over_views(small_mnist, tmp_path):
-  """The run's test accuracy is its predictor's (the mean over the image and its
-  views, keys fixed for the run), the plain model's is recorded beside it, and
-  run.py --predict predicts with the same views."""
-  config = loop.Config(n_labeled=300, threshold=0.5, iterations=1, epochs=1, min_steps=20,
-                       max_shift=2, max_degrees=10.0, predict_views=3)
-  result = loop.self_train(small_mnist, config, str(tmp_path), progress=False,
-                           log=lambda _: None)
-  row = result.record['iterations'][-1]
-  test_images = jnp.asarray(small_mnist.test_images)
-  confidence, predicted, _ = jax.device_get(score.score(
-      result.model.apply, result.params, test_images, config.score_chunk_size, None,
-      config.augmentation, 3, loop.predict_view_key(config.seed)))
-  plain_confidence, plain_predicted, _ = jax.device_get(score.score(
-      result.model.apply, result.params, test_images, config.score_chunk_size))
-  assert row['test_accuracy'] == metrics.accuracy(predicted, small_mnist.test_labels)
-  assert row['test_accuracy_plain'] == metrics.accuracy(plain_predicted,
-                                                        small_mnist.test_labels)
-  assert not np.allclose(confidence, plain_confidence)  # The views count.
-  predicted_confidence, predicted_again, _ = predict.predict(
-      str(tmp_path), small_mnist.test_images, chunk_size=config.score_chunk_size)
-  np.testing.assert_array_equal(predicted_again, predicted)
-  np.testing.assert_allclose(predicted_confidence, confidence, rtol=1e-6)
-  # Without views the plain accuracy is the test accuracy, and not recorded twice.
-  plain = loop.self_train(small_mnist, dataclasses.replace(config, predict_views=0),
-                          progress=False, log=lambda _: None)
-  assert 'test_accuracy_plain' not in plain.record['iterations'][-1]
-  assert plain.record['iterations'][-1]['test_accuracy'] == row['test_accuracy_plain']
-
-
 def test_final_models_predict_by_their_mean_softmax(small_mnist, tmp_path):
   """A run with final_models=3 leaves the last model and two more trained from
   fresh starts; its test accuracy, its predictor and a resume are their
   ensemble's, the loop before them is unchanged."""
-  config = loop.Config(n_labeled=300, threshold=0.9, iterations=2, epochs=1, min_steps=20,
+  config = recipes.make_config('case_study', n_labeled=300, threshold=0.9, iterations=2, epochs=1, min_steps=20,
                        frozen=(), final_models=3)
   lines = []
   result = loop.self_train(small_mnist, config, str(tmp_path), progress=False,
@@ -263,5 +199,5 @@ def test_final_models_predict_by_their_mean_softmax(small_mnist, tmp_path):
 
 
 def test_final_models_must_be_at_least_one():
-  with pytest.raises(ValueError, match='final_models must be >= 1'):
-    loop.Config(final_models=0)
+  with pytest.raises(config_lib.ConfigError, match='final_models must be >= 1, got 0'):
+    recipes.make_config('case_study', final_models=0)

@@ -25,15 +25,6 @@ def test_cnn_shapes_match_the_reference():
   assert np.abs(params['fc1']['kernel']).max() > 0.9 * bound
 
 
-def test_width_multiplies_every_hidden_layer():
-  model = models.CNN(num_classes=10, width=2)
-  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 28, 28, 1), jnp.uint8))['params']
-  chex.assert_shape(params['conv1']['kernel'], (3, 3, 1, 64))
-  chex.assert_shape(params['conv2']['kernel'], (3, 3, 64, 128))
-  chex.assert_shape(params['fc1']['kernel'], (3200, 256))
-  chex.assert_shape(params['fc2']['kernel'], (256, 10))
-
-
 def test_normalize():
   out = models.normalize(jnp.array([[0], [255]], jnp.uint8), (0.1307,), (0.3081,))
   chex.assert_type(out, jnp.float32)

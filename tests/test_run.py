@@ -18,22 +18,19 @@ def run(*args, env=None):
 @pytest.mark.parametrize('args,message', [
     (['--threshold=1.5'], '--threshold must be in (0, 1), got 1.5'),
     (['--threshold=0'], '--threshold must be in (0, 1)'),
-    (['--n_labeled=0'], '--n_labeled must be in [1, 60000]'),
-    (['--n_labeled=60001'], '--n_labeled must be in [1, 60000]'),
+    (['--n_labeled=0'], '--n_labeled must be >= 1, got 0'),
+    (['--n_labeled=60001'], '--n_labeled must be at most 60000 on mnist, got 60001'),
     (['--iterations=0'], '--iterations must be >= 1'),
     (['--batch_size=0'], '--batch_size must be >= 1'),
-    (['--width=0'], '--width must be >= 1, got 0'),
-    (['--batch_splits=3'], '--batch_size (plus --human_per_batch) must split into '
-                           '--batch_splits=3 equal parts'),
-    (['--batch_splits=2', '--consistency_weight=1'], '--batch_splits needs the consistency term off'),
+    (['--batch_splits=3'], '--batch_size (64) must split into batch_splits=3 equal parts'),
     (['--score_views=-1'], '--score_views must be >= 0, got -1'),
-    (['--predict_views=-1'], '--predict_views must be >= 0, got -1'),
-    (['--gce_q=1.5'], '--gce_q must be in [0, 1], got 1.5'),
-    (['--max_share=0'], '--max_share must be in (0, 1], got 0.0'),
-    (['--class_slack=-0.1'], '--class_slack must be >= 0, got -0.1'),
     (['--ema_decay=1'], '--ema_decay must be in [0, 1), got 1.0'),
     (['--final_models=0'], '--final_models must be >= 1, got 0'),
-    (['--freeze=fc7'], '--freeze takes layers of conv1, conv2, fc1, fc2, got fc7'),
+    (['--frozen=fc7'], '--frozen must be one of conv1, conv2, fc1, fc2, got fc7'),
+    (['--selection=class_share'], "--selection must be one of threshold, balanced, got "
+                                  "'class_share'"),
+    (['--lr_schedule=step'], "--lr_schedule must be one of constant, cosine, got 'step'"),
+    (['--recipe=seed'], "--recipe must be one of strong, case_study, got 'seed'"),
     (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, npz:PATH or "
                             "folder:PATH, got 'cifar10'"),
     (['--image_size=big'], "--image_size must be HxW"),
@@ -42,10 +39,7 @@ def run(*args, env=None):
     (['--cpu_devices=-1'], '--cpu_devices must be >= 0, got -1'),
     (['--cpu_devices=3'], '--batch_size and --score_chunk_size must split over '
                           '--cpu_devices=3'),
-    (['--consistency_threshold=1.5'], '--consistency_threshold must be in (0, 1), got 1.5'),
-    (['--unlabeled_ratio=0'], '--unlabeled_ratio must be >= 1'),
-    (['--strong_cutout=-2'], '--strong_cutout must be >= 0'),
-    (['--lr_schedule=step'], "flag --lr_schedule=step: value should be one of"),
+    (['--width=2'], "Unknown command line flag 'width'"),  # Pruned (BENCHMARKS.md).
     (['--process_id=1'], '--coordinator_address, --num_processes and --process_id need '
                          '--distributed'),
     (['--threshold=high'], 'could not convert'),
@@ -98,11 +92,27 @@ def test_malformed_own_data_is_one_line(tmp_path):
   assert not os.path.exists(tmp_path / 'run')  # Nothing half-written.
 
 
-def test_every_flag_is_in_the_readme():
-  import re  # pylint: disable=g-import-not-at-top
-  source = open(os.path.join(ROOT, 'run.py')).read()
-  readme = open(os.path.join(ROOT, 'README.md')).read()
-  names = re.findall(r"flags\.DEFINE_\w+\(\s*'(\w+)'", source)
-  assert len(names) > 30
-  missing = [name for name in names if f'--{name}' not in readme]
-  assert not missing, f'flags missing from README.md: {missing}'
+def test_the_flag_reference_is_current():
+  """docs/flags.md is what `python run.py --flags_markdown` prints, and names
+  every flag of run.py (each setting of config.Config among them)."""
+  done = run('--flags_markdown')
+  assert done.returncode == 0, done.stderr
+  with open(os.path.join(ROOT, 'docs', 'flags.md')) as f:
+    assert f.read() == done.stdout, 'regenerate: python run.py --flags_markdown > docs/flags.md'
+  from pl_jax import config as config_lib  # pylint: disable=g-import-not-at-top
+  for name in config_lib.names():
+    assert f'| `--{name}` |' in done.stdout, name
+  assert '| `--recipe` |' in done.stdout and '| `--workdir` |' in done.stdout
+
+
+def test_a_flag_default_is_the_declared_default():
+  """run.py's flags come from config.Config: one default, written once."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  import run as run_py  # pylint: disable=g-import-not-at-top
+  from pl_jax import config as config_lib  # pylint: disable=g-import-not-at-top
+  for field in dataclasses.fields(config_lib.Config):
+    default = flags.FLAGS[field.name].default
+    assert (tuple(default) if isinstance(field.default, tuple) else default) == field.default
+  assert run_py.RUN_OPTIONS == tuple(
+      name for name in run_py.RUN_OPTIONS if name in flags.FLAGS)

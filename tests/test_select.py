@@ -82,34 +82,6 @@ def test_balanced_selection_caps_each_class_most_confident_first():
       select.select_confident(confidence, candidates, 0.9))
 
 
-def test_class_share_caps_each_class_by_its_own_candidates():
-  # Class 0: 6 candidates (index 9 is no candidate); class 1: 2; class 2: 1.
-  confidence = jnp.array([0.999, 0.995, 0.998, 0.997, 0.5, 0.996, 0.999, 0.999, 0.999, 0.999],
-                         jnp.float32)
-  predicted = jnp.array([0, 0, 0, 0, 0, 0, 1, 1, 2, 0], jnp.int32)
-  candidates = jnp.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 0], bool)
-  pick = lambda share: np.asarray(select.select_class_share(
-      confidence, predicted, candidates, 0.99, share, 3)).nonzero()[0].tolist()
-  chex.assert_shape(select.select_class_share(confidence, predicted, candidates, 0.99, 0.5, 3),
-                    (10,))
-  # Half: class 0 takes ceil(3) = 3 of its 6 (most confident: 0, 2, 3), class 1
-  # one of 2 (the tie goes to the lower index), class 2 ceil(0.5) = 1.
-  assert pick(0.5) == [0, 2, 3, 6, 8]
-  assert pick(0.0) == []
-  # All: every candidate above the threshold, as the seed's rule picks them (8),
-  # where balanced's equal cap (3 each of the 9 candidates) leaves out two of
-  # class 0's five.
-  np.testing.assert_array_equal(
-      select.select_class_share(confidence, predicted, candidates, 0.99, 1.0, 3),
-      select.select_confident(confidence, candidates, 0.99))
-  assert pick(1.0) == [0, 1, 2, 3, 5, 6, 7, 8]
-  assert select.select_balanced(confidence, predicted, candidates, 0.99, 3).sum() == 6
-  # An exact product is not rounded up by float error: 0.6 * 5 candidates is 3.
-  five = jnp.arange(5) < 5
-  assert int(select.select_class_share(jnp.ones(5), jnp.zeros(5, jnp.int32), five, 0.5, 0.6,
-                                       1).sum()) == 3
-
-
 def test_curriculum_share_grows_and_is_capped():
   assert select.curriculum_share(3, 0.2) == 0.6
   assert select.curriculum_share(7, 0.2) == 1.0
@@ -118,16 +90,6 @@ def test_curriculum_share_grows_and_is_capped():
   assert select.curriculum_per_class(1000, 10, 3, 0.2) == 60
   assert select.curriculum_per_class(1000, 10, 9, 0.2) == 100
   assert select.curriculum_per_class(1000, 10, 1, 0.0) == 1000
-  # Slack: a class may take a fraction more than the equal share, rounded up.
-  assert select.curriculum_per_class(1000, 10, 1, 0.2, slack=0.15) == 23
-  assert select.curriculum_per_class(1000, 10, 9, 0.2, slack=0.15) == 115
-  assert select.curriculum_per_class(1000, 10, 1, 0.0, slack=0.15) == 1000
-  # A ceiling stops the growth, and caps even without a curriculum.
-  assert select.curriculum_share(7, 0.2, ceiling=0.8) == 0.8
-  assert select.curriculum_share(3, 0.2, ceiling=0.8) == 0.6
-  assert select.curriculum_share(1, 0.0, ceiling=0.8) == 0.8
-  assert select.curriculum_per_class(1000, 10, 9, 0.2, ceiling=0.8) == 80
-  assert select.curriculum_per_class(1000, 10, 1, 0.0, ceiling=0.8) == 80
 
 
 def test_relabel_revises_pseudo_labels_and_keeps_human_ones():
