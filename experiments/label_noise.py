@@ -33,14 +33,12 @@ BENCHMARKS.md.
 
 import dataclasses
 import os
-import sys
 
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import atomic, data, loop, select, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import atomic, data, loop, select, sweep
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('run', None, 'The workdirs of finished MNIST runs (their labels.npz).')

@@ -15,12 +15,10 @@ finished runs. The table replaces the `tuning` section of BENCHMARKS.md.
 """
 
 import os
-import sys
 
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import sweep
 
 # The strong recipe as these variants were tuned from: before it had a longer
 # last iteration and a weight EMA (the variant final20_ema), 12 iterations and
