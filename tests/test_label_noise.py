@@ -13,7 +13,7 @@ from pl_jax import loop, select
 def in_own_process(code: str):
   """Runs code that imports the script, in a process of its own (its absl flags
   share names with other experiments' that tests import); returns its printed JSON."""
-  done = run_script('-c', 'import sys; sys.path.insert(0, "experiments")\n' + code)
+  done = run_script('-c', code)
   assert done.returncode == 0, done.stderr
   return json.loads(done.stdout)
 
@@ -22,7 +22,7 @@ def test_both_label_sets_label_the_same_examples():
   sets = in_own_process('''
 import json
 import numpy as np
-import label_noise
+from experiments import label_noise
 from pl_jax import select
 source = np.array([select.HUMAN, select.PSEUDO, select.PSEUDO, select.NONE, select.PSEUDO])
 labels = np.array([3, 1, 7, -1, 2])
@@ -45,7 +45,7 @@ def test_reselection_repeats_the_runs_last_selection(small_mnist, tmp_path, revi
   loop.self_train(small_mnist, config, str(run), progress=False, log=lambda _: None)
   labels = in_own_process(f'''
 import json
-import label_noise
+from experiments import label_noise
 print(json.dumps({{name: label_noise.reselected_labels({str(run)!r}, 10, **changes).tolist()
                   for name, changes in [('same', {{}}), ('slack', dict(class_slack=0.5))]}}))
 ''')
