@@ -9,17 +9,13 @@ gave several, which is why run.py does not split a CPU host by default (README,
 Devices).
 """
 
-import os
-import sys
 import time
 
+import jax
+import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-from pl_jax import augment, models, sharding, sweep, train  # pylint: disable=wrong-import-position
+from pl_jax import augment, models, sharding, sweep, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: split a CPU host into this many '

@@ -11,15 +11,12 @@ selection bookkeeping, metrics, checkpoints, result files. The table replaces
 the `end_to_end` section of BENCHMARKS.md.
 """
 
-import os
-import sys
 import tempfile
 import time
 
 from absl import app, flags, logging
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import data, loop, sharding, sweep, timing  # pylint: disable=wrong-import-position
+from pl_jax import data, loop, sharding, sweep, timing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('n_labeled', 1000, 'Labeled examples (the case study: 1,000).')

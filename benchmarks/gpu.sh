@@ -22,6 +22,19 @@ mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
 
+# The benchmarks import pl_jax as installed, and it must be this checkout's:
+# `python -m pip install -r requirements.txt` here (its `-e .`), or where nothing can
+# be installed, `PYTHONPATH=$PWD bash benchmarks/gpu.sh OUT_DIR` from this folder.
+here=$(pwd -P)
+found=$(cd / && $python -c 'import os, pl_jax
+print(os.path.dirname(os.path.dirname(os.path.realpath(pl_jax.__file__))))' 2>/dev/null)
+if [ "$found" != "$here" ]; then
+  echo "gpu.sh: pl_jax is imported from ${found:-nowhere}, not $here: run" \
+    "python -m pip install -r requirements.txt here, or PYTHONPATH=$here bash" \
+    "benchmarks/gpu.sh $out" >&2
+  exit 2
+fi
+
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$out/gpu.txt"
 $python -c 'import jax, flax, optax, chex, sys; print("python", sys.version.split()[0], "jax",
   jax.__version__, "flax", flax.__version__, "optax", optax.__version__, "chex",

@@ -19,8 +19,7 @@ import tempfile
 
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import sweep  # pylint: disable=wrong-import-position
+from pl_jax import sweep
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('devices', ['1', '2', '4', '8'], 'Device counts to measure.')

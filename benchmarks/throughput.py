@@ -10,18 +10,14 @@ runs on a GPU). PyTorch is optional: without it, its rows say so. Prints a
 markdown table to paste into BENCHMARKS.md (with the machine and the date).
 """
 
-import os
-import sys
 import time
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-import jax.numpy as jnp  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-from pl_jax import atomic, augment, models, score, sharding, sweep, train  # pylint: disable=wrong-import-position
+from pl_jax import atomic, augment, models, score, sharding, sweep, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('batch_size', 64, 'Training batch size (the seed\'s).')

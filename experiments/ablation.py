@@ -12,13 +12,9 @@ accuracy and of the share of correct training labels) replaces the `ablation`
 section of BENCHMARKS.md. Seed 100 was used for tuning: keep it out of --seeds.
 """
 
-import os
-import sys
-
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import sweep
 
 COMMON = ('--n_labeled=100', '--stratified', '--threshold=0.99', '--iterations=8')
 # Each row is the previous one plus one lever: (name, flags added, what it adds).

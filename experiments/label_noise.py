@@ -32,13 +32,11 @@ BENCHMARKS.md.
 """
 
 import os
-import sys
 
 import numpy as np
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import atomic, data, select, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import atomic, data, select, sweep
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('run', None, 'The workdirs of finished MNIST runs (their labels.npz).')

@@ -9,13 +9,9 @@ finished runs. The summary (mean +- std over the finished seeds) replaces the
 `reproduce_seed` section of BENCHMARKS.md.
 """
 
-import os
-import sys
-
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import sweep
 
 # The case study's recipe: fresh model, Adam 1e-3, batch 64, 10 epochs, threshold
 # 0.99, 10 iterations, no augmentation, fc1 never trained (as its code does).

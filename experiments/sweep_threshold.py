@@ -13,13 +13,10 @@ shard, is written into runs_dir.
 """
 
 import os
-import sys
 
 from absl import app, flags
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# pylint: disable=g-import-not-at-top,wrong-import-position
 from pl_jax import report, sweep
 
 # The case study drew its thresholds uniformly from this range.

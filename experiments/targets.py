@@ -11,13 +11,9 @@ runs_dir/<row>-s<seed>; rerunning skips finished runs. The table replaces the
 `targets` section of BENCHMARKS.md. Seed 100 was used for tuning: keep it out.
 """
 
-import os
-import sys
-
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import recipes, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import recipes, sweep
 
 # row: (run.py flags, what it is, the target test accuracy).
 ROWS = {

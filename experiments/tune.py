@@ -19,12 +19,10 @@ BENCHMARKS.md; they can be rerun at commit 01d7d88.
 """
 
 import os
-import sys
 
 from absl import app, flags
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pl_jax import sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from pl_jax import sweep
 
 # The strong recipe as these variants were tuned from: before it had a longer
 # last iteration and a weight EMA (the variant final20_ema), 12 iterations and

@@ -20,7 +20,7 @@ def normalize(images: jnp.ndarray, mean: tuple[float, ...],
 
   The one place inputs are normalised: images stay uint8 everywhere else (on
   the device too), which keeps the training set four times smaller. mean and
-  std are of the training images scaled to [0, 1] (data.Dataset.pixel_mean).
+  std are of the training images scaled to [0, 1] (data_types.Dataset.pixel_mean).
   """
   mean, std = jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32)
   return (images.astype(jnp.float32) / 255.0 - mean) / std
@@ -139,7 +139,7 @@ class CNN(nn.Module):
   The layers' names are config.LAYERS.
   """
   num_classes: int = 10
-  # Of the MNIST training images (the case study's values); see data.Dataset.
+  # Of the MNIST training images (the case study's values); see data_types.Dataset.
   pixel_mean: tuple[float, ...] = (0.1307,)
   pixel_std: tuple[float, ...] = (0.3081,)
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from pl_jax import atomic, checkpoint, data, models, recipes, score, user_data
+from pl_jax import atomic, checkpoint, data_types, models, recipes, score, user_data
 from pl_jax.config import Config
 
 
@@ -35,7 +35,7 @@ def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
       raise PredictError(f'{path}: no readable images array ({type(e).__name__})') from None
     try:
       images = user_data.as_images(images, f'{path}: images')
-    except data.DataError as e:
+    except data_types.DataError as e:
       raise PredictError(str(e)) from None
     if images.shape[1:] != (height, width, channels):
       raise PredictError(f'{path}: images are {list(images.shape[1:])}; the model takes '
@@ -52,7 +52,7 @@ def load_images(path: str, image_shape: tuple[int, int, int]) -> tuple[np.ndarra
     raise PredictError(f'{path}: no PNG or JPEG files')
   try:
     images, _ = user_data.read_images(root, files, [], (height, width))
-  except data.DataError as e:
+  except data_types.DataError as e:
     raise PredictError(str(e)) from None
   if images.shape[-1] != channels:  # Grey <-> RGB, as the model was trained.
     images = (images.mean(axis=-1, keepdims=True).round().astype(np.uint8) if channels == 1

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from pl_jax import atomic, data, select
+from pl_jax import atomic, data_types, select
 
 REVIEW_DIR = 'review'
 REVIEW_COLUMNS = ('index', 'name', 'predicted', 'confidence', 'margin', 'label')
@@ -60,7 +60,7 @@ def contact_sheet(images: np.ndarray, captions: list[str], columns: int = 10,
   return sheet
 
 
-def export_review(workdir: str, dataset: data.Dataset, k: int,
+def export_review(workdir: str, dataset: data_types.Dataset, k: int,
                   by: str = 'confidence') -> tuple[str, str]:
   """Writes review/contact_sheet.png and review/review.csv for the k least sure
   pool examples of the run in workdir; returns their paths.
@@ -94,7 +94,7 @@ def export_review(workdir: str, dataset: data.Dataset, k: int,
   return png_path, csv_path
 
 
-def read_manual_labels(path: str, dataset: data.Dataset) -> np.ndarray:
+def read_manual_labels(path: str, dataset: data_types.Dataset) -> np.ndarray:
   """Reads a filled review CSV into int32[N] labels (-1 where none was given).
 
   Rows are matched by `index`; a `name`, when present, must match the example's
@@ -110,7 +110,7 @@ def read_manual_labels(path: str, dataset: data.Dataset) -> np.ndarray:
     raise ReviewError(f'{path}: want a CSV with columns index and label (and name)')
   n = len(dataset.train_labels)
   names = dataset.class_names or tuple(str(c) for c in range(dataset.num_classes))
-  manual = np.full(n, data.UNLABELED, np.int32)
+  manual = np.full(n, data_types.UNLABELED, np.int32)
   for line, row in enumerate(rows, start=2):
     label = (row.get('label') or '').strip()
     if not label:
@@ -131,7 +131,7 @@ def read_manual_labels(path: str, dataset: data.Dataset) -> np.ndarray:
     else:
       raise ReviewError(f'{path} line {line}: label {label!r} is not a class '
                         f'({", ".join(names)})')
-  if not (manual != data.UNLABELED).any():
+  if not (manual != data_types.UNLABELED).any():
     raise ReviewError(f'{path}: no labels filled in (the label column is empty)')
   return manual
 

@@ -7,16 +7,16 @@ import sys
 
 import pytest
 
-from pl_jax import data
+from pl_jax import data, data_types
 
 
 @pytest.fixture(scope='session')
-def mnist() -> data.Dataset:
+def mnist() -> data_types.Dataset:
   return data.load_dataset('mnist')
 
 
 @pytest.fixture(scope='session')
-def small_mnist(mnist) -> data.Dataset:
+def small_mnist(mnist) -> data_types.Dataset:
   """A real slice: the first 2,000 training and 500 test images."""
   return dataclasses.replace(
       mnist, train_images=mnist.train_images[:2000], train_labels=mnist.train_labels[:2000],

@@ -4,9 +4,9 @@ import os
 import subprocess
 import sys
 
+from experiments import ablation
+
 ROOT = os.path.join(os.path.dirname(__file__), '..')
-sys.path.insert(0, os.path.join(ROOT, 'experiments'))
-import ablation  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def test_rows_add_one_lever_each_and_later_values_win():

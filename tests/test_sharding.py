@@ -10,11 +10,10 @@ import numpy as np
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 SCRIPT = '''
-import json, sys
+import json
 import jax, numpy as np
 from pl_jax import data, loop, user_data
-sys.path.insert(0, "tests")
-from conftest import own_arrays
+from tests.conftest import own_arrays
 arrays, _ = own_arrays(data.load_dataset("mnist"), n_train=512, n_labeled=128, n_test=256)
 dataset = user_data.from_arrays("slice", arrays["images"], arrays["labels"],
                                 arrays["test_images"], arrays["test_labels"])

@@ -17,8 +17,8 @@ def _tune_constants() -> tuple[list, dict]:
   """tune.py's COMMON and VARIANTS, read in a process of their own: its absl
   flags share names with ablation.py's, which other tests import."""
   done = subprocess.run(
-      [sys.executable, '-c', 'import json, sys; sys.path.insert(0, "experiments"); '
-       'import tune; print(json.dumps([tune.COMMON, tune.VARIANTS]))'],
+      [sys.executable, '-c', 'import json; from experiments import tune; '
+       'print(json.dumps([tune.COMMON, tune.VARIANTS]))'],
       cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
   return json.loads(done.stdout)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pl_jax import data, user_data
+from pl_jax import data, data_types, user_data
 
 
 def test_npz_round_trip(own_npz):
@@ -49,7 +49,7 @@ def test_folder_sizes_must_agree_unless_resized(tmp_path):
   for folder, size in (('a', (12, 12)), ('b', (12, 12)), ('unlabeled', (14, 18))):
     (tmp_path / folder).mkdir()
     Image.fromarray(np.zeros(size, np.uint8)).save(tmp_path / folder / 'x.png')
-  with pytest.raises(data.DataError, match='differ in size.*--image_size'):
+  with pytest.raises(data_types.DataError, match='differ in size.*--image_size'):
     data.load_dataset(f'folder:{tmp_path}')
   dataset = data.load_dataset(f'folder:{tmp_path}', image_size=(16, 16))
   chex.assert_shape(dataset.train_images, (3, 16, 16, 1))
@@ -61,7 +61,7 @@ def test_unreadable_image_files_are_named(tmp_path):
     Image.fromarray(np.zeros((12, 12), np.uint8)).save(tmp_path / folder / 'ok.png')
   (tmp_path / 'b' / 'broken.png').write_bytes(b'\x89PNG not really')
   (tmp_path / 'unlabeled' / 'empty.jpg').write_bytes(b'')
-  with pytest.raises(data.DataError) as error:
+  with pytest.raises(data_types.DataError) as error:
     data.load_dataset(f'folder:{tmp_path}')
   assert '2 unreadable image file(s)' in str(error.value)
   assert 'b/broken.png' in str(error.value) and 'unlabeled/empty.jpg' in str(error.value)
@@ -102,27 +102,27 @@ LABELS = np.array([0, 1, -1, -1, -1, -1])
           test_labels=np.array([0, 1])), 'test images are [14, 14, 1]'),
 ])
 def test_malformed_npz(tmp_path, arrays, message):
-  with pytest.raises(data.DataError) as error:
+  with pytest.raises(data_types.DataError) as error:
     data.load_dataset(_save(tmp_path, **arrays))
   assert message in str(error.value) and '\n' not in str(error.value)
 
 
 def test_corrupt_and_truncated_npz(tmp_path):
-  with pytest.raises(data.DataError, match='no such file'):
+  with pytest.raises(data_types.DataError, match='no such file'):
     data.load_dataset(f'npz:{tmp_path}/missing.npz')
   good = _save(tmp_path, images=IMAGES, labels=LABELS)[4:]
   content = open(good, 'rb').read()
   (tmp_path / 'truncated.npz').write_bytes(content[:len(content) // 2])
-  with pytest.raises(data.DataError, match='not a readable .npz'):
+  with pytest.raises(data_types.DataError, match='not a readable .npz'):
     data.load_dataset(f'npz:{tmp_path}/truncated.npz')
   (tmp_path / 'text.npz').write_text('hello')
-  with pytest.raises(data.DataError, match='not a readable .npz'):
+  with pytest.raises(data_types.DataError, match='not a readable .npz'):
     data.load_dataset(f'npz:{tmp_path}/text.npz')
   # A member with a corrupt payload (valid zip, broken array).
   with zipfile.ZipFile(tmp_path / 'member.npz', 'w') as z:
     z.writestr('images.npy', b'\x93NUMPY garbage')
     z.writestr('labels.npy', b'')
-  with pytest.raises(data.DataError, match='not a readable .npz'):
+  with pytest.raises(data_types.DataError, match='not a readable .npz'):
     data.load_dataset(f'npz:{tmp_path}/member.npz')
 
 
@@ -134,14 +134,14 @@ def test_fewer_labeled_than_classes_warns(tmp_path, capsys):
 
 
 def test_folder_errors(tmp_path):
-  with pytest.raises(data.DataError, match='no such folder'):
+  with pytest.raises(data_types.DataError, match='no such folder'):
     data.load_dataset(f'folder:{tmp_path}/nothing')
   (tmp_path / 'unlabeled').mkdir()
-  with pytest.raises(data.DataError, match='no class sub-folders'):
+  with pytest.raises(data_types.DataError, match='no class sub-folders'):
     data.load_dataset(f'folder:{tmp_path}')
   (tmp_path / 'a').mkdir()
   (tmp_path / 'test' / 'zebra').mkdir(parents=True)
-  with pytest.raises(data.DataError, match='zebra: not one of the classes'):
+  with pytest.raises(data_types.DataError, match='zebra: not one of the classes'):
     data.load_dataset(f'folder:{tmp_path}')
 
 
