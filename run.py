@@ -16,7 +16,7 @@ import sys
 from absl import app, flags, logging
 
 from pl_jax import config as config_lib
-from pl_jax import data, recipes
+from pl_jax import data, data_types, recipes
 
 FLAGS = flags.FLAGS
 
@@ -230,7 +230,7 @@ def main(argv):
       sharding.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
                                       FLAGS.process_id)
     except (RuntimeError, ValueError) as e:
-      fail(f'could not join the multi-host run: {data.one_line(e)}')
+      fail(f'could not join the multi-host run: {data_types.one_line(e)}')
   workdir = FLAGS.workdir or default_workdir(config)
   problem = workdir_problem(workdir)
   if problem:
@@ -258,7 +258,7 @@ def load_data(config: config_lib.Config):
       if FLAGS.keep_pseudo_labels:
         previous = review.previous_labels(FLAGS.manual_labels)
     return dataset, loop.initial_label_state(dataset, config, manual, previous)
-  except (data.DataError, review.ReviewError) as e:
+  except (data_types.DataError, review.ReviewError) as e:
     fail(str(e))
 
 

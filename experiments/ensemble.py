@@ -18,7 +18,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from pl_jax import data, predict, sweep
+from pl_jax import data, data_types, predict, sweep
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('groups', [], 'Groups of finished MNIST runs on tuning seeds, each '
@@ -27,7 +27,7 @@ flags.DEFINE_string('data_dir', None, 'Where MNIST is cached (run.py\'s --data_d
 flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into.')
 
 
-def group_accuracies(members: list[str], dataset: data.Dataset) -> tuple[list[float], float]:
+def group_accuracies(members: list[str], dataset: data_types.Dataset) -> tuple[list[float], float]:
   """Each member's test accuracy, and the accuracy of their mean softmax."""
   probabilities = [predict.probabilities_with(predict.load_predictor(run), dataset.test_images)
                    for run in members]
@@ -70,7 +70,7 @@ def main(argv):
   try:
     dataset = data.load_dataset('mnist', FLAGS.data_dir, offline=True)
     results = [group_accuracies(members, dataset) for members in groups]
-  except (data.DataError, predict.PredictError) as e:
+  except (data_types.DataError, predict.PredictError) as e:
     sweep.fail('ensemble.py', str(e))
   for members, (alone, together) in zip(groups, results):
     print(' + '.join(members), 'alone', ' '.join(f'{100 * a:.2f} %' for a in alone),

@@ -36,7 +36,7 @@ import os
 import numpy as np
 from absl import app, flags
 
-from pl_jax import atomic, data, select, sweep
+from pl_jax import atomic, data, data_types, select, sweep
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('run', None, 'The workdirs of finished MNIST runs (their labels.npz).')
@@ -68,7 +68,7 @@ def label_sets(labels: np.ndarray, source: np.ndarray,
           'true_labels': np.where(labeled, true_labels.astype(np.int64), -1)}
 
 
-def write_data_sets(run: str, run_dir: str, mnist: data.Dataset,
+def write_data_sets(run: str, run_dir: str, mnist: data_types.Dataset,
                     names) -> dict[str, tuple[int, int]]:
   """Writes run_dir/<name>.npz for the named label sets of the run; returns each
   set's (labeled examples, wrong labels) for the table."""
@@ -137,7 +137,7 @@ def main(argv):
   label_set_names = list(dict.fromkeys(VARIANTS[v][0] for v in FLAGS.variants))
   try:
     mnist = data.load_dataset('mnist', FLAGS.data_dir, offline=True)
-  except data.DataError as e:
+  except data_types.DataError as e:
     sweep.fail('label_noise.py', str(e))
   counts, sweep_runs = {}, []
   for run in runs:

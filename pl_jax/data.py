@@ -32,11 +32,7 @@ from typing import Callable
 import numpy as np
 
 from pl_jax import atomic, user_data
-# UNLABELED is not used here: like Dataset, DataError and one_line it stays
-# reachable as data.X for the callers that still spell it so (loop.py, run.py,
-# experiments/); new code imports them from data_types.
-from pl_jax.data_types import (  # pylint: disable=unused-import
-    UNLABELED, DataError, Dataset, one_line, pixel_stats)
+from pl_jax.data_types import DataError, Dataset, one_line, pixel_stats
 
 DATASETS = ('mnist', 'fashion_mnist')
 NUM_CLASSES = 10

@@ -35,8 +35,8 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding
 
-from pl_jax import (atomic, checkpoint, data, metrics, models, score, select, sharding, streams,
-                    timing, train)
+from pl_jax import (atomic, checkpoint, data, data_types, metrics, models, score, select,
+                    sharding, streams, timing, train)
 from pl_jax.config import Config
 
 STOP_MAX_ITERATIONS = 'max_iterations'
@@ -71,7 +71,7 @@ class WorkdirError(Exception):
 class Run:
   """What stays fixed while a run iterates: its settings, model and random
   streams, and its data on the devices (replicated; the batch is split)."""
-  dataset: data.Dataset
+  dataset: data_types.Dataset
   config: Config
   model: models.CNN
   optimizer: optax.GradientTransformation
@@ -117,7 +117,7 @@ def run_name(dataset: str, config: Config) -> str:
   return f'{dataset}-n{config.n_labeled}-t{config.threshold:g}-s{config.seed}'
 
 
-def initial_label_state(dataset: data.Dataset, config: Config,
+def initial_label_state(dataset: data_types.Dataset, config: Config,
                         manual_labels: np.ndarray | None = None,
                         previous: select.LabelState | None = None) -> select.LabelState:
   """The labels a run starts from.
@@ -134,12 +134,12 @@ def initial_label_state(dataset: data.Dataset, config: Config,
   if dataset.is_benchmark:
     human = data.split_labeled(dataset.train_labels, config.n_labeled, config.seed,
                                config.stratified, dataset.num_classes)
-    labels = np.where(human, dataset.train_labels, data.UNLABELED)
+    labels = np.where(human, dataset.train_labels, data_types.UNLABELED)
   else:
     labels = dataset.train_labels
   if manual_labels is not None:
-    labels = np.where(manual_labels != data.UNLABELED, manual_labels, labels)
-  state = select.LabelState.from_human(labels, labels != data.UNLABELED)
+    labels = np.where(manual_labels != data_types.UNLABELED, manual_labels, labels)
+  state = select.LabelState.from_human(labels, labels != data_types.UNLABELED)
   if previous is not None:
     keep = (np.asarray(previous.source) == select.PSEUDO) & np.asarray(state.in_pool)
     state = select.LabelState(**{
@@ -148,7 +148,7 @@ def initial_label_state(dataset: data.Dataset, config: Config,
   return state
 
 
-def recipe(dataset: data.Dataset, config: Config, initial: select.LabelState) -> dict:
+def recipe(dataset: data_types.Dataset, config: Config, initial: select.LabelState) -> dict:
   """What must match for a workdir's run to be resumed: the config, the data set
   and the starting labels."""
   digest = hashlib.sha256()
@@ -158,7 +158,7 @@ def recipe(dataset: data.Dataset, config: Config, initial: select.LabelState) ->
           'dataset': dataset.name, 'initial_labels_sha256': digest.hexdigest()}
 
 
-def prepare(dataset: data.Dataset, config: Config, progress: bool) -> Run:
+def prepare(dataset: data_types.Dataset, config: Config, progress: bool) -> Run:
   """The run's fixed parts: data parallel over every device (one device: the
   same code, no-op), the model state replicated on every device of every host."""
   mesh = sharding.data_mesh()
@@ -201,7 +201,7 @@ def new_record(run: Run, initial: select.LabelState, run_config: dict | None) ->
   }
 
 
-def self_train(dataset: data.Dataset, config: Config, workdir: str | None = None, *,
+def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None = None, *,
                initial: select.LabelState | None = None, run_config: dict | None = None,
                overwrite: bool = False, progress: bool = True,
                log: Callable[[str], None] = print) -> Result:
@@ -482,7 +482,7 @@ def stop_reason(row: dict, iteration: int, iterations: int) -> str | None:
 
 
 def save(workdir: str, record: dict, label_state: select.LabelState,
-         dataset: data.Dataset, scores: dict[str, np.ndarray]) -> None:
+         dataset: data_types.Dataset, scores: dict[str, np.ndarray]) -> None:
   """Writes results.json, labels.npz, pseudo_labels.csv and scores.npz atomically.
 
   scores: the last model's confidence, predicted and margin, [N] each.
@@ -497,7 +497,7 @@ def save(workdir: str, record: dict, label_state: select.LabelState,
   atomic.write_json(os.path.join(workdir, 'results.json'), record)
 
 
-def labels_csv(label_arrays: dict[str, np.ndarray], dataset: data.Dataset) -> str:
+def labels_csv(label_arrays: dict[str, np.ndarray], dataset: data_types.Dataset) -> str:
   """One row per training example: index, name, label, source, iteration, confidence."""
   out = io.StringIO()
   writer = csv.writer(out, lineterminator='\n')
