@@ -112,6 +112,19 @@ def save_figure(figure, path: str) -> None:
   atomic.write_bytes(path, buffer.getvalue())
 
 
+def write_figures(plots: dict, source, out_dir: str) -> dict[str, str]:
+  """Draws each figure of plots (file name -> (figure function, caption)) from
+  source and saves it in out_dir/figures/, leaving out those a function returns
+  None for; returns caption -> path relative to out_dir, in plots' order."""
+  figures = {}
+  for name, (plot, caption) in plots.items():
+    figure = plot(source)
+    if figure is not None:
+      save_figure(figure, os.path.join(out_dir, FIGURES_DIR, name))
+      figures[caption] = f'{FIGURES_DIR}/{name}'
+  return figures
+
+
 # --- Per-run figures: each takes results, returns a figure or None ------------
 
 
@@ -396,6 +409,14 @@ def markdown_table(headers: list[str], rows: list[list[str]], align: str = '') -
   return '\n'.join(lines)
 
 
+def figure_sections(figures: dict[str, str]) -> list[str]:
+  """report.md's lines for the figures (caption -> path): a section each."""
+  lines = []
+  for caption, path in figures.items():
+    lines += [f'## {caption}', '', f'![{caption}]({path})', '']
+  return lines
+
+
 def run_table(results: dict) -> str:
   """One row per iteration: the main figures, oracle columns marked."""
   headers = [oracle_header(name, header) for name, (header, _) in RUN_TABLE.items()]
@@ -426,21 +447,13 @@ def run_markdown(results: dict, figures: dict[str, str]) -> str:
     lines.append(f"- wall time: {results['wall_seconds'] / 60:.1f} min")
   lines += ['', 'Accuracies in percent. Oracle columns use hidden true labels, which a '
             'real user does not have.', '', run_table(results), '']
-  for caption, path in figures.items():
-    lines += [f'## {caption}', '', f'![{caption}]({path})', '']
-  return '\n'.join(lines)
+  return '\n'.join(lines + figure_sections(figures))
 
 
 def write_run_report(run_dir: str) -> str:
   """Writes run_dir/figures/*.png and run_dir/report.md; returns report.md's path."""
   results = load_run(run_dir)
-  figures = {}
-  if results['iterations']:
-    for name, (plot, caption) in RUN_FIGURES.items():
-      figure = plot(results)
-      if figure is not None:
-        save_figure(figure, os.path.join(run_dir, FIGURES_DIR, name))
-        figures[caption] = f'{FIGURES_DIR}/{name}'
+  figures = write_figures(RUN_FIGURES, results, run_dir) if results['iterations'] else {}
   path = os.path.join(run_dir, 'report.md')
   atomic.write_text(path, run_markdown(results, figures))
   return path
@@ -570,9 +583,7 @@ def sweep_markdown(rows: list[list[str]], runs: dict[str, dict],
   lines = [f'# Sweep report: {sweep_title(runs)}', '',
            'One row per run (each links to its own report). Gain: final minus '
            'iteration-1 test accuracy.', '', markdown_table(headers, rows, 'lrrrrrrrl'), '']
-  for caption, path in figures.items():
-    lines += [f'## {caption}', '', f'![{caption}]({path})', '']
-  return '\n'.join(lines)
+  return '\n'.join(lines + figure_sections(figures))
 
 
 def run_key(results: dict):
@@ -593,12 +604,7 @@ def write_sweep_report(run_dirs: list[str], out_dir: str) -> str:
   runs = {name: loaded[d] for name, d in zip(names, order)}
   rows = [sweep_row(name, os.path.relpath(os.path.join(d, 'report.md'), out_dir),
                     loaded[d]) for name, d in zip(names, order)]
-  figures = {}
-  for file_name, (plot, caption) in SWEEP_FIGURES.items():
-    figure = plot(runs)
-    if figure is not None:
-      save_figure(figure, os.path.join(out_dir, FIGURES_DIR, file_name))
-      figures[caption] = f'{FIGURES_DIR}/{file_name}'
+  figures = write_figures(SWEEP_FIGURES, runs, out_dir)
   path = os.path.join(out_dir, 'report.md')
   atomic.write_text(path, sweep_markdown(rows, runs, figures))
   return path
