@@ -91,18 +91,25 @@ def legend_below(ax) -> None:
             frameon=False)
 
 
-def plot_test_accuracy(results: dict):
-  y = common.percent(results, 'test_accuracy')
+def one_series_figure(results: dict, name: str, color: str, ylabel: str, title: str):
+  """A fraction-valued field by iteration, in percent, each point's value written
+  on it; None if the run has no value of it."""
+  y = common.percent(results, name)
   if not has_data(y):
     return None
   figure, ax = plt.subplots(figsize=(7, 4.2))
   x = iterations_axis(ax, results)
-  ax.plot(x, y, 'o-', color=COLORS['test'], label='test accuracy')
-  label_points(ax, x, y, COLORS['test'])
+  ax.plot(x, y, 'o-', color=color)
+  label_points(ax, x, y, color)
   ax.margins(y=0.15)
-  ax.set_ylabel('test accuracy (%)')
-  ax.set_title(f'Test accuracy by iteration\n{run_title(results)}')
+  ax.set_ylabel(ylabel)
+  ax.set_title(f'{title}\n{run_title(results)}')
   return figure
+
+
+def plot_test_accuracy(results: dict):
+  return one_series_figure(results, 'test_accuracy', COLORS['test'], 'test accuracy (%)',
+                           'Test accuracy by iteration')
 
 
 def plot_training_set(results: dict):
@@ -123,18 +130,9 @@ def plot_training_set(results: dict):
 
 
 def plot_train_label_accuracy(results: dict):
-  y = common.percent(results, 'train_label_accuracy')
-  if not has_data(y):
-    return None
-  figure, ax = plt.subplots(figsize=(7, 4.2))
-  x = iterations_axis(ax, results)
-  ax.plot(x, y, 'o-', color=COLORS['labels'])
-  label_points(ax, x, y, COLORS['labels'])
-  ax.margins(y=0.15)
-  ax.set_ylabel('correct training labels (%, oracle)')
-  ax.set_title('Share of correct labels in the training set (oracle)\n'
-               f'{run_title(results)}')
-  return figure
+  return one_series_figure(results, 'train_label_accuracy', COLORS['labels'],
+                           'correct training labels (%, oracle)',
+                           'Share of correct labels in the training set (oracle)')
 
 
 def two_series_figure(results: dict, first: tuple, second: tuple, ylabel: str,
@@ -196,39 +194,51 @@ def nines_tick_label(nines: float) -> str:
   return '0' if nines == 0 else f'{1 - 10.0 ** -nines:.{int(nines)}f}'
 
 
+def label_outer_panels(panels, xlabel: str, ylabel: str) -> None:
+  """Axis labels only where they are needed: x on the bottom row, y on the left."""
+  for ax in panels:
+    if ax.get_subplotspec().is_last_row():
+      ax.set_xlabel(xlabel)
+    if ax.get_subplotspec().is_first_col():
+      ax.set_ylabel(ylabel)
+
+
+def confidence_panel(ax, row: dict, oracle: bool, threshold: float) -> None:
+  """One iteration's pool confidence histogram (log counts, nines scale) with
+  the threshold; correct and wrong apart where oracle, else all together."""
+  ax.set_title(f"iteration {row['iteration']}: pool {row['pool_size']:,}", fontsize=9)
+  ax.set_yscale('log')
+  ax.grid(alpha=0.3)
+  histogram = row.get('pool_confidence_histogram')
+  if not histogram:
+    return
+  edges = np.array(histogram['nines_edges'])
+  parts = ('correct', 'wrong') if oracle else ('all',)
+  if not any(sum(histogram[part]) for part in parts):
+    # Nothing to draw on a log scale (matplotlib would warn about it).
+    ax.text(0.5, 0.5, 'empty pool', transform=ax.transAxes, ha='center', color='gray')
+    return
+  for part in parts:
+    counts = np.array(histogram[part], np.float64)
+    ax.stairs(counts, edges, color=COLORS[part], linewidth=1.5,
+              label=f'{part} (oracle)' if oracle else 'pool predictions')
+  ax.axvline(metrics.nines(np.array([threshold]))[0], color=COLORS['threshold'],
+             linestyle='--', linewidth=1, label=f'threshold {threshold}')
+  ticks = range(0, int(edges[-1]) + 1)
+  ax.set_xticks(ticks)
+  ax.set_xticklabels([nines_tick_label(k) for k in ticks], rotation=45, ha='right',
+                     rotation_mode='anchor', fontsize=7)
+
+
 def plot_pool_confidence(results: dict):
   histograms = [row.get('pool_confidence_histogram') for row in results['iterations']]
   if not any(histograms):
     return None
   oracle = any(h and h.get('correct') is not None for h in histograms)
-  threshold = metrics.nines(np.array([common.setting(results, 'threshold')]))[0]
   figure, panels = small_multiples(len(histograms), sharex=True, sharey=True)
-  for ax, row, histogram in zip(panels, results['iterations'], histograms):
-    ax.set_title(f"iteration {row['iteration']}: pool {row['pool_size']:,}", fontsize=9)
-    ax.set_yscale('log')
-    ax.grid(alpha=0.3)
-    if not histogram:
-      continue
-    edges = np.array(histogram['nines_edges'])
-    parts = ('correct', 'wrong') if oracle else ('all',)
-    if not any(sum(histogram[part]) for part in parts):
-      # Nothing to draw on a log scale (matplotlib would warn about it).
-      ax.text(0.5, 0.5, 'empty pool', transform=ax.transAxes, ha='center', color='gray')
-      continue
-    for part in parts:
-      counts = np.array(histogram[part], np.float64)
-      ax.stairs(counts, edges, color=COLORS[part], linewidth=1.5,
-                label=f'{part} (oracle)' if oracle else 'pool predictions')
-    ax.axvline(threshold, color=COLORS['threshold'], linestyle='--', linewidth=1,
-               label=f"threshold {common.setting(results, 'threshold')}")
-    ax.set_xticks(range(0, int(edges[-1]) + 1))
-    ax.set_xticklabels([nines_tick_label(k) for k in range(0, int(edges[-1]) + 1)],
-                       rotation=45, ha='right', rotation_mode='anchor', fontsize=7)
-  for ax in panels:
-    if ax.get_subplotspec().is_last_row():
-      ax.set_xlabel('confidence (nines scale)')
-    if ax.get_subplotspec().is_first_col():
-      ax.set_ylabel('pool examples (count)')
+  for ax, row in zip(panels, results['iterations']):
+    confidence_panel(ax, row, oracle, common.setting(results, 'threshold'))
+  label_outer_panels(panels, 'confidence (nines scale)', 'pool examples (count)')
   figure.legend(*panels[0].get_legend_handles_labels(), loc='lower center', ncol=3,
                 fontsize=8, frameon=False)
   figure.suptitle('Confidence of the pool predictions, '
@@ -239,39 +249,41 @@ def plot_pool_confidence(results: dict):
   return figure
 
 
+def reliability_panel(ax, row: dict, threshold: float) -> None:
+  """One iteration's reliability diagram of the test set, the threshold marked."""
+  ax.set_title(f"iteration {row['iteration']}", fontsize=9)
+  ax.plot([0, 100], [0, 100], color='gray', linestyle=':', linewidth=1,
+          label='perfect calibration')
+  ax.axvline(100 * threshold, color=COLORS['threshold'], linestyle='--', linewidth=1,
+             label=f'threshold {threshold}')
+  ax.grid(alpha=0.3)
+  calibration = row.get('test_calibration')
+  if not calibration:
+    return
+  confidence, accuracy, count = np.array(
+      [(100 * c, 100 * a, n) for c, a, n in zip(calibration['confidence'],
+                                                 calibration['accuracy'],
+                                                 calibration['count']) if n]).T
+  ax.plot(confidence, accuracy, 'o-', color=COLORS['test'], linewidth=1, markersize=3,
+          label=f"test set, ECE {100 * calibration['ece']:.2f} %")
+  # Marker area shows how many test examples a bin holds: a bin of one example
+  # can sit anywhere and should not look as weighty as one of thousands.
+  ax.scatter(confidence, accuracy, s=4 + 250 * count / count.sum(), alpha=0.6,
+             color=COLORS['test'], zorder=3, clip_on=False)
+  ax.legend(fontsize=7, loc='upper left')
+
+
 def plot_reliability(results: dict):
   calibrations = [row.get('test_calibration') for row in results['iterations']]
   if not any(calibrations):
     return None
-  threshold = common.setting(results, 'threshold')
   figure, panels = small_multiples(len(calibrations), sharex=True, sharey=True)
-  for ax, row, calibration in zip(panels, results['iterations'], calibrations):
-    ax.set_title(f"iteration {row['iteration']}", fontsize=9)
-    ax.plot([0, 100], [0, 100], color='gray', linestyle=':', linewidth=1,
-            label='perfect calibration')
-    ax.axvline(100 * threshold, color=COLORS['threshold'], linestyle='--', linewidth=1,
-               label=f'threshold {threshold}')
-    ax.grid(alpha=0.3)
-    if not calibration:
-      continue
-    confidence, accuracy, count = np.array(
-        [(100 * c, 100 * a, n) for c, a, n in zip(calibration['confidence'],
-                                                   calibration['accuracy'],
-                                                   calibration['count']) if n]).T
-    ax.plot(confidence, accuracy, 'o-', color=COLORS['test'], linewidth=1, markersize=3,
-            label=f"test set, ECE {100 * calibration['ece']:.2f} %")
-    # Marker area shows how many test examples a bin holds: a bin of one example
-    # can sit anywhere and should not look as weighty as one of thousands.
-    ax.scatter(confidence, accuracy, s=4 + 250 * count / count.sum(), alpha=0.6,
-               color=COLORS['test'], zorder=3, clip_on=False)
-    ax.legend(fontsize=7, loc='upper left')
+  for ax, row in zip(panels, results['iterations']):
+    reliability_panel(ax, row, common.setting(results, 'threshold'))
   for ax in panels:
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100)
-    if ax.get_subplotspec().is_last_row():
-      ax.set_xlabel('mean confidence (%)')
-    if ax.get_subplotspec().is_first_col():
-      ax.set_ylabel('accuracy (%)')
+  label_outer_panels(panels, 'mean confidence (%)', 'accuracy (%)')
   figure.suptitle('Reliability diagram on the test set: one point per confidence bin '
                   '(area: its share of the test set)\n'
                   f'{run_title(results)}', fontsize=10)
