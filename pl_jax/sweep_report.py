@@ -53,6 +53,28 @@ def by_n_labeled(runs: dict[str, dict]) -> dict:
 # --- Figures: each takes runs (name -> results), returns a figure or None ------
 
 
+def threshold_axes(ax, runs: dict[str, dict], ylabel: str, title: str,
+                   legend_fontsize=None) -> None:
+  """What both sweep figures have: the threshold on x, a grid, the legend, and
+  the sweep in the title."""
+  ax.grid(alpha=0.3)
+  ax.legend(loc='best', fontsize=legend_fontsize)
+  ax.set_xlabel('threshold (confidence)')
+  ax.set_ylabel(ylabel)
+  ax.set_title(f'{title}\n{sweep_title(runs)}')
+
+
+def scatter_gains(ax, group: list[dict], marker: str, cmap, norm) -> None:
+  """One n_labeled's runs: each later iteration's gain over iteration 1 at the
+  run's threshold, coloured by iteration."""
+  x = np.concatenate([np.full(len(r['iterations']) - 1, common.setting(r, 'threshold'))
+                      for r in group])
+  y = np.concatenate([gains(r)[1:] for r in group])
+  iteration = np.concatenate([common.column(r, 'iteration')[1:] for r in group])
+  ax.scatter(x, y, c=iteration, cmap=cmap, norm=norm, marker=marker, s=30,
+             edgecolors='none')
+
+
 def plot_gain_vs_threshold(runs: dict[str, dict]):
   """Every iteration after the first of every run: its gain over iteration 1.
   Runs of a single iteration have no such point (see the final-accuracy figure)."""
@@ -64,27 +86,33 @@ def plot_gain_vs_threshold(runs: dict[str, dict]):
   cmap = plt.get_cmap('viridis', last - 1)
   norm = colors.Normalize(vmin=1.5, vmax=last + 0.5)
   figure, ax = plt.subplots(figsize=(8, 4.8))
-  groups = by_n_labeled(runs)
-  for marker, (n_labeled, group) in zip(MARKERS, groups.items()):
-    x = np.concatenate([np.full(len(r['iterations']) - 1, common.setting(r, 'threshold'))
-                        for r in group])
-    y = np.concatenate([gains(r)[1:] for r in group])
-    iteration = np.concatenate([common.column(r, 'iteration')[1:] for r in group])
-    ax.scatter(x, y, c=iteration, cmap=cmap, norm=norm, marker=marker, s=30,
-               edgecolors='none')
+  for marker, (n_labeled, group) in zip(MARKERS, by_n_labeled(runs).items()):
+    scatter_gains(ax, group, marker, cmap, norm)
     # Legend entries in gray: the colour is the iteration, the shape n_labeled.
     ax.scatter([], [], color='gray', marker=marker, label=f'n_labeled={n_labeled}')
   ax.axhline(0, color='gray', linewidth=1)
   colorbar = figure.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax,
                              ticks=range(2, last + 1))
   colorbar.set_label('iteration')
-  ax.legend(loc='best')
-  ax.grid(alpha=0.3)
-  ax.set_xlabel('threshold (confidence)')
-  ax.set_ylabel('test accuracy gain over iteration 1 (% points)')
-  ax.set_title('Test accuracy gain over iteration 1, each later iteration of each run\n'
-               f'{sweep_title(runs)}')
+  threshold_axes(ax, runs, 'test accuracy gain over iteration 1 (% points)',
+                 'Test accuracy gain over iteration 1, each later iteration of each run')
   return figure
+
+
+def plot_finals(ax, group: list[dict], n_labeled, color: str, marker: str) -> None:
+  """One n_labeled's runs: each run's final test accuracy (hollow if unfinished)
+  and a line through the mean over the seeds per threshold."""
+  x = np.array([common.setting(r, 'threshold') for r in group])
+  y = np.array([100 * r['final_test_accuracy'] for r in group])
+  finished = np.array([r.get('stop_reason') is not None for r in group])
+  ax.scatter(x[finished], y[finished], color=color, marker=marker, s=28,
+             label=f'n_labeled={n_labeled}, one run')
+  ax.scatter(x[~finished], y[~finished], facecolors='none', edgecolors=color,
+             marker=marker, s=28)
+  thresholds = np.unique(x)
+  # The mean as a dash, so that a single run's marker stays visible under it.
+  ax.plot(thresholds, [y[x == t].mean() for t in thresholds], '-', marker='_',
+          markersize=16, color=color, alpha=0.7, label=f'n_labeled={n_labeled}, mean')
 
 
 def plot_final_vs_threshold(runs: dict[str, dict]):
@@ -95,26 +123,12 @@ def plot_final_vs_threshold(runs: dict[str, dict]):
     return None
   figure, ax = plt.subplots(figsize=(8, 4.8))
   for i, (n_labeled, group) in enumerate(by_n_labeled(runs).items()):
-    color, marker = f'C{i}', MARKERS[i % len(MARKERS)]
-    x = np.array([common.setting(r, 'threshold') for r in group])
-    y = np.array([100 * r['final_test_accuracy'] for r in group])
-    finished = np.array([r.get('stop_reason') is not None for r in group])
-    ax.scatter(x[finished], y[finished], color=color, marker=marker, s=28,
-               label=f'n_labeled={n_labeled}, one run')
-    ax.scatter(x[~finished], y[~finished], facecolors='none', edgecolors=color,
-               marker=marker, s=28)
-    thresholds = np.unique(x)
-    # The mean as a dash, so that a single run's marker stays visible under it.
-    ax.plot(thresholds, [y[x == t].mean() for t in thresholds], '-', marker='_',
-            markersize=16, color=color, alpha=0.7, label=f'n_labeled={n_labeled}, mean')
+    plot_finals(ax, group, n_labeled, f'C{i}', MARKERS[i % len(MARKERS)])
   if not all(r.get('stop_reason') for r in runs.values()):
     ax.scatter([], [], facecolors='none', edgecolors='gray',
                label='unfinished run (its last iteration so far)')
-  ax.grid(alpha=0.3)
-  ax.legend(loc='best', fontsize=8)
-  ax.set_xlabel('threshold (confidence)')
-  ax.set_ylabel('final test accuracy (%)')
-  ax.set_title(f'Final test accuracy by threshold\n{sweep_title(runs)}')
+  threshold_axes(ax, runs, 'final test accuracy (%)', 'Final test accuracy by threshold',
+                 legend_fontsize=8)
   return figure
 
 
@@ -155,15 +169,21 @@ def run_key(results: dict):
   return tuple(by_value(common.setting(results, name)) for name in RUN_ORDER)
 
 
+def run_names(run_dirs: list[str], out_dir: str) -> list[str]:
+  """The runs' names in the sweep: their directories' base names, unless two
+  runs share one; then their paths relative to out_dir."""
+  names = [os.path.basename(os.path.normpath(d)) for d in run_dirs]
+  if len(set(names)) < len(names):
+    names = [os.path.relpath(d, out_dir) for d in run_dirs]
+  return names
+
+
 def write_sweep_report(run_dirs: list[str], out_dir: str) -> str:
   """Writes out_dir/figures/*.png and out_dir/report.md over the given runs (their
   own reports are not touched); returns report.md's path."""
   loaded = {run_dir: common.load_run(run_dir) for run_dir in run_dirs}
   order = sorted(loaded, key=lambda run_dir: run_key(loaded[run_dir]))
-  # Names are the directories' base names, unless two runs share one.
-  names = [os.path.basename(os.path.normpath(d)) for d in order]
-  if len(set(names)) < len(names):
-    names = [os.path.relpath(d, out_dir) for d in order]
+  names = run_names(order, out_dir)
   runs = {name: loaded[d] for name, d in zip(names, order)}
   rows = [sweep_row(name, os.path.relpath(os.path.join(d, 'report.md'), out_dir),
                     loaded[d]) for name, d in zip(names, order)]
