@@ -8,7 +8,7 @@
 
 Every run is an ordinary run.py run in runs_dir/n<n_labeled>-t<threshold>-s<seed>;
 rerunning skips finished runs. At the end the sweep report (report.md and
-figures, pl_jax/report.py) over every run of the plan that has results, from any
+figures, pl_jax/sweep_report.py) over every run of the plan that has results, from any
 shard, is written into runs_dir.
 """
 
@@ -18,6 +18,7 @@ from absl import app, flags
 import numpy as np
 
 from pl_jax import report, sweep
+from pl_jax import sweep_report
 
 # The case study drew its thresholds uniformly from this range.
 RANDOM_RANGE = (0.5, 0.9999)
@@ -96,7 +97,7 @@ def write_reports(runs: list[sweep.Run], runs_dir: str) -> str | None:
     if (not os.path.exists(report_md) or os.path.getmtime(report_md)
         < os.path.getmtime(os.path.join(run_dir, 'results.json'))):
       report.write_run_report(run_dir)
-  return report.write_sweep_report(run_dirs, runs_dir)
+  return sweep_report.write_sweep_report(run_dirs, runs_dir)
 
 
 def main(argv):

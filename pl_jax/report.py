@@ -1,7 +1,11 @@
-"""Report: figures and a report.md for one run, and for a sweep of runs.
+"""Run report: figures and a report.md for one run; the reports' command line.
 
   python -m pl_jax.report RUN_DIR                       # rebuild one run's report
   python -m pl_jax.report RUN_DIR RUN_DIR ... [--out=DIR]  # each run, and a sweep report
+
+run.py writes the report after each iteration; the command rebuilds it, also
+while the run is still going (results.json is replaced atomically, so reading
+needs no lock). The sweep report is sweep_report.py's.
 
 Everything is read from the runs' results.json; nothing is recomputed. Figures
 of oracle metrics (hidden labels, see metrics.ORACLE_METRICS) say "(oracle)".
@@ -12,22 +16,17 @@ left out rather than drawn empty.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use('Agg')  # Files only: no display, also on machines without one.
-# pylint: disable=g-import-not-at-top,wrong-import-position
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import cm, colors, ticker
+from matplotlib import ticker
 
 from pl_jax import atomic, metrics
+from pl_jax import report_common as common
+from pl_jax import sweep_report
 
-FIGURES_DIR = 'figures'
 # One colour per quantity, the same in every figure.
 COLORS = {'test': 'tab:blue', 'pool': 'tab:orange', 'human': 'tab:blue',
           'pseudo': 'tab:orange', 'labels': 'tab:purple', 'selected': 'tab:green',
@@ -35,81 +34,19 @@ COLORS = {'test': 'tab:blue', 'pool': 'tab:orange', 'human': 'tab:blue',
           'all': 'tab:gray', 'threshold': 'black'}
 
 
-class ReportError(Exception):
-  """Input a report cannot be made from (missing or unreadable results.json)."""
-
-
-# --- Reading ---------------------------------------------------------------
-
-
-def load_run(run_dir: str) -> dict:
-  """The run's results.json, checked for what a report needs; ReportError if not."""
-  path = os.path.join(run_dir, 'results.json')
-  if not os.path.isfile(path):
-    raise ReportError(f'{run_dir}: no results.json (not a run directory?)')
-  try:
-    with open(path) as f:
-      results = json.load(f)
-  except (OSError, UnicodeDecodeError) as e:
-    raise ReportError(f'{path}: cannot read: {e}') from e
-  except ValueError as e:
-    raise ReportError(f'{path}: not valid JSON: {e}') from e
-  if not (isinstance(results, dict) and isinstance(results.get('config'), dict)
-          and isinstance(results.get('iterations'), list)):
-    raise ReportError(f'{path}: not a pl_jax results file (no config or iterations)')
-  return results
-
-
-def column(results: dict, name: str) -> np.ndarray:
-  """One field over the iterations as float[I]; None (nothing measured) is NaN,
-  which matplotlib leaves out of lines."""
-  return np.array([np.nan if row.get(name) is None else row[name]
-                   for row in results['iterations']], np.float64)
-
-
-def percent(results: dict, name: str) -> np.ndarray:
-  """A fraction-valued field over the iterations, in percent. float[I]."""
-  return 100 * column(results, name)
-
-
 def has_data(*series: np.ndarray) -> bool:
   return any(np.isfinite(s).any() for s in series)
 
 
-def setting(results: dict, name: str, default=None):
-  return results['config'].get(name, default)
-
-
 def run_title(results: dict) -> str:
   """What identifies a run in every title: data set, labels, threshold, seed."""
-  title = (f"{results.get('dataset') or setting(results, 'dataset', '?')}, "
-           f"n_labeled={setting(results, 'n_labeled', '?')}, "
-           f"threshold={setting(results, 'threshold', '?')}, "
-           f"seed {setting(results, 'seed', '?')}")
+  title = (f"{results.get('dataset') or common.setting(results, 'dataset', '?')}, "
+           f"n_labeled={common.setting(results, 'n_labeled', '?')}, "
+           f"threshold={common.setting(results, 'threshold', '?')}, "
+           f"seed {common.setting(results, 'seed', '?')}")
   if results.get('stop_reason') is None:
     title += ' (unfinished)'
   return title
-
-
-def stop_text(results: dict) -> str:
-  if results.get('stop_reason') is None:
-    return f"unfinished ({len(results['iterations'])} iteration(s) so far)"
-  return results['stop_reason']
-
-
-# --- Saving ----------------------------------------------------------------
-
-
-def save_figure(figure, path: str) -> None:
-  """Writes a PNG atomically (atomic.write_bytes: a temp file in the same
-  directory, then os.replace), so a reader never sees half an image; closes the
-  figure."""
-  buffer = io.BytesIO()
-  try:
-    figure.savefig(buffer, format='png', dpi=110, bbox_inches='tight')
-  finally:
-    plt.close(figure)
-  atomic.write_bytes(path, buffer.getvalue())
 
 
 # --- Per-run figures: each takes results, returns a figure or None ------------
@@ -117,7 +54,7 @@ def save_figure(figure, path: str) -> None:
 
 def iterations_axis(ax, results: dict) -> np.ndarray:
   """Integer iteration ticks on the x axis; returns the iteration numbers."""
-  x = column(results, 'iteration')
+  x = common.column(results, 'iteration')
   ax.set_xlabel('iteration')
   ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
   ax.set_xlim(x.min() - 0.5, x.max() + 0.5)
@@ -154,22 +91,29 @@ def legend_below(ax) -> None:
             frameon=False)
 
 
-def plot_test_accuracy(results: dict):
-  y = percent(results, 'test_accuracy')
+def one_series_figure(results: dict, name: str, color: str, ylabel: str, title: str):
+  """A fraction-valued field by iteration, in percent, each point's value written
+  on it; None if the run has no value of it."""
+  y = common.percent(results, name)
   if not has_data(y):
     return None
   figure, ax = plt.subplots(figsize=(7, 4.2))
   x = iterations_axis(ax, results)
-  ax.plot(x, y, 'o-', color=COLORS['test'], label='test accuracy')
-  label_points(ax, x, y, COLORS['test'])
+  ax.plot(x, y, 'o-', color=color)
+  label_points(ax, x, y, color)
   ax.margins(y=0.15)
-  ax.set_ylabel('test accuracy (%)')
-  ax.set_title(f'Test accuracy by iteration\n{run_title(results)}')
+  ax.set_ylabel(ylabel)
+  ax.set_title(f'{title}\n{run_title(results)}')
   return figure
 
 
+def plot_test_accuracy(results: dict):
+  return one_series_figure(results, 'test_accuracy', COLORS['test'], 'test accuracy (%)',
+                           'Test accuracy by iteration')
+
+
 def plot_training_set(results: dict):
-  human, pseudo = column(results, 'n_human'), column(results, 'n_pseudo')
+  human, pseudo = common.column(results, 'n_human'), common.column(results, 'n_pseudo')
   figure, ax = plt.subplots(figsize=(7, 4.2))
   x = iterations_axis(ax, results)
   ax.bar(x, human, color=COLORS['human'], label='human labels')
@@ -186,18 +130,9 @@ def plot_training_set(results: dict):
 
 
 def plot_train_label_accuracy(results: dict):
-  y = percent(results, 'train_label_accuracy')
-  if not has_data(y):
-    return None
-  figure, ax = plt.subplots(figsize=(7, 4.2))
-  x = iterations_axis(ax, results)
-  ax.plot(x, y, 'o-', color=COLORS['labels'])
-  label_points(ax, x, y, COLORS['labels'])
-  ax.margins(y=0.15)
-  ax.set_ylabel('correct training labels (%, oracle)')
-  ax.set_title('Share of correct labels in the training set (oracle)\n'
-               f'{run_title(results)}')
-  return figure
+  return one_series_figure(results, 'train_label_accuracy', COLORS['labels'],
+                           'correct training labels (%, oracle)',
+                           'Share of correct labels in the training set (oracle)')
 
 
 def two_series_figure(results: dict, first: tuple, second: tuple, ylabel: str,
@@ -219,11 +154,11 @@ def two_series_figure(results: dict, first: tuple, second: tuple, ylabel: str,
 
 
 def plot_selection_accuracy(results: dict):
-  selected = percent(results, 'selected_accuracy')
-  rejected = percent(results, 'rejected_accuracy')
+  selected = common.percent(results, 'selected_accuracy')
+  rejected = common.percent(results, 'rejected_accuracy')
   if not has_data(selected, rejected):
     return None
-  threshold = setting(results, 'threshold')
+  threshold = common.setting(results, 'threshold')
   return two_series_figure(
       results,
       (selected, 'o-', COLORS['selected'], f'selected (confidence > {threshold})'),
@@ -233,7 +168,8 @@ def plot_selection_accuracy(results: dict):
 
 
 def plot_pool_and_test_accuracy(results: dict):
-  pool, test = percent(results, 'pool_accuracy'), percent(results, 'test_accuracy')
+  pool = common.percent(results, 'pool_accuracy')
+  test = common.percent(results, 'test_accuracy')
   if not has_data(pool):
     return None
   return two_series_figure(
@@ -258,39 +194,51 @@ def nines_tick_label(nines: float) -> str:
   return '0' if nines == 0 else f'{1 - 10.0 ** -nines:.{int(nines)}f}'
 
 
+def label_outer_panels(panels, xlabel: str, ylabel: str) -> None:
+  """Axis labels only where they are needed: x on the bottom row, y on the left."""
+  for ax in panels:
+    if ax.get_subplotspec().is_last_row():
+      ax.set_xlabel(xlabel)
+    if ax.get_subplotspec().is_first_col():
+      ax.set_ylabel(ylabel)
+
+
+def confidence_panel(ax, row: dict, oracle: bool, threshold: float) -> None:
+  """One iteration's pool confidence histogram (log counts, nines scale) with
+  the threshold; correct and wrong apart where oracle, else all together."""
+  ax.set_title(f"iteration {row['iteration']}: pool {row['pool_size']:,}", fontsize=9)
+  ax.set_yscale('log')
+  ax.grid(alpha=0.3)
+  histogram = row.get('pool_confidence_histogram')
+  if not histogram:
+    return
+  edges = np.array(histogram['nines_edges'])
+  parts = ('correct', 'wrong') if oracle else ('all',)
+  if not any(sum(histogram[part]) for part in parts):
+    # Nothing to draw on a log scale (matplotlib would warn about it).
+    ax.text(0.5, 0.5, 'empty pool', transform=ax.transAxes, ha='center', color='gray')
+    return
+  for part in parts:
+    counts = np.array(histogram[part], np.float64)
+    ax.stairs(counts, edges, color=COLORS[part], linewidth=1.5,
+              label=f'{part} (oracle)' if oracle else 'pool predictions')
+  ax.axvline(metrics.nines(np.array([threshold]))[0], color=COLORS['threshold'],
+             linestyle='--', linewidth=1, label=f'threshold {threshold}')
+  ticks = range(0, int(edges[-1]) + 1)
+  ax.set_xticks(ticks)
+  ax.set_xticklabels([nines_tick_label(k) for k in ticks], rotation=45, ha='right',
+                     rotation_mode='anchor', fontsize=7)
+
+
 def plot_pool_confidence(results: dict):
   histograms = [row.get('pool_confidence_histogram') for row in results['iterations']]
   if not any(histograms):
     return None
   oracle = any(h and h.get('correct') is not None for h in histograms)
-  threshold = metrics.nines(np.array([setting(results, 'threshold')]))[0]
   figure, panels = small_multiples(len(histograms), sharex=True, sharey=True)
-  for ax, row, histogram in zip(panels, results['iterations'], histograms):
-    ax.set_title(f"iteration {row['iteration']}: pool {row['pool_size']:,}", fontsize=9)
-    ax.set_yscale('log')
-    ax.grid(alpha=0.3)
-    if not histogram:
-      continue
-    edges = np.array(histogram['nines_edges'])
-    parts = ('correct', 'wrong') if oracle else ('all',)
-    if not any(sum(histogram[part]) for part in parts):
-      # Nothing to draw on a log scale (matplotlib would warn about it).
-      ax.text(0.5, 0.5, 'empty pool', transform=ax.transAxes, ha='center', color='gray')
-      continue
-    for part in parts:
-      counts = np.array(histogram[part], np.float64)
-      ax.stairs(counts, edges, color=COLORS[part], linewidth=1.5,
-                label=f'{part} (oracle)' if oracle else 'pool predictions')
-    ax.axvline(threshold, color=COLORS['threshold'], linestyle='--', linewidth=1,
-               label=f"threshold {setting(results, 'threshold')}")
-    ax.set_xticks(range(0, int(edges[-1]) + 1))
-    ax.set_xticklabels([nines_tick_label(k) for k in range(0, int(edges[-1]) + 1)],
-                       rotation=45, ha='right', rotation_mode='anchor', fontsize=7)
-  for ax in panels:
-    if ax.get_subplotspec().is_last_row():
-      ax.set_xlabel('confidence (nines scale)')
-    if ax.get_subplotspec().is_first_col():
-      ax.set_ylabel('pool examples (count)')
+  for ax, row in zip(panels, results['iterations']):
+    confidence_panel(ax, row, oracle, common.setting(results, 'threshold'))
+  label_outer_panels(panels, 'confidence (nines scale)', 'pool examples (count)')
   figure.legend(*panels[0].get_legend_handles_labels(), loc='lower center', ncol=3,
                 fontsize=8, frameon=False)
   figure.suptitle('Confidence of the pool predictions, '
@@ -301,39 +249,41 @@ def plot_pool_confidence(results: dict):
   return figure
 
 
+def reliability_panel(ax, row: dict, threshold: float) -> None:
+  """One iteration's reliability diagram of the test set, the threshold marked."""
+  ax.set_title(f"iteration {row['iteration']}", fontsize=9)
+  ax.plot([0, 100], [0, 100], color='gray', linestyle=':', linewidth=1,
+          label='perfect calibration')
+  ax.axvline(100 * threshold, color=COLORS['threshold'], linestyle='--', linewidth=1,
+             label=f'threshold {threshold}')
+  ax.grid(alpha=0.3)
+  calibration = row.get('test_calibration')
+  if not calibration:
+    return
+  confidence, accuracy, count = np.array(
+      [(100 * c, 100 * a, n) for c, a, n in zip(calibration['confidence'],
+                                                 calibration['accuracy'],
+                                                 calibration['count']) if n]).T
+  ax.plot(confidence, accuracy, 'o-', color=COLORS['test'], linewidth=1, markersize=3,
+          label=f"test set, ECE {100 * calibration['ece']:.2f} %")
+  # Marker area shows how many test examples a bin holds: a bin of one example
+  # can sit anywhere and should not look as weighty as one of thousands.
+  ax.scatter(confidence, accuracy, s=4 + 250 * count / count.sum(), alpha=0.6,
+             color=COLORS['test'], zorder=3, clip_on=False)
+  ax.legend(fontsize=7, loc='upper left')
+
+
 def plot_reliability(results: dict):
   calibrations = [row.get('test_calibration') for row in results['iterations']]
   if not any(calibrations):
     return None
-  threshold = setting(results, 'threshold')
   figure, panels = small_multiples(len(calibrations), sharex=True, sharey=True)
-  for ax, row, calibration in zip(panels, results['iterations'], calibrations):
-    ax.set_title(f"iteration {row['iteration']}", fontsize=9)
-    ax.plot([0, 100], [0, 100], color='gray', linestyle=':', linewidth=1,
-            label='perfect calibration')
-    ax.axvline(100 * threshold, color=COLORS['threshold'], linestyle='--', linewidth=1,
-               label=f'threshold {threshold}')
-    ax.grid(alpha=0.3)
-    if not calibration:
-      continue
-    confidence, accuracy, count = np.array(
-        [(100 * c, 100 * a, n) for c, a, n in zip(calibration['confidence'],
-                                                   calibration['accuracy'],
-                                                   calibration['count']) if n]).T
-    ax.plot(confidence, accuracy, 'o-', color=COLORS['test'], linewidth=1, markersize=3,
-            label=f"test set, ECE {100 * calibration['ece']:.2f} %")
-    # Marker area shows how many test examples a bin holds: a bin of one example
-    # can sit anywhere and should not look as weighty as one of thousands.
-    ax.scatter(confidence, accuracy, s=4 + 250 * count / count.sum(), alpha=0.6,
-               color=COLORS['test'], zorder=3, clip_on=False)
-    ax.legend(fontsize=7, loc='upper left')
+  for ax, row in zip(panels, results['iterations']):
+    reliability_panel(ax, row, common.setting(results, 'threshold'))
   for ax in panels:
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100)
-    if ax.get_subplotspec().is_last_row():
-      ax.set_xlabel('mean confidence (%)')
-    if ax.get_subplotspec().is_first_col():
-      ax.set_ylabel('accuracy (%)')
+  label_outer_panels(panels, 'mean confidence (%)', 'accuracy (%)')
   figure.suptitle('Reliability diagram on the test set: one point per confidence bin '
                   '(area: its share of the test set)\n'
                   f'{run_title(results)}', fontsize=10)
@@ -359,10 +309,6 @@ RUN_FIGURES = {
 # --- Markdown --------------------------------------------------------------
 
 
-def format_percent(value) -> str:
-  return '-' if value is None else f'{100 * value:.2f}'
-
-
 def format_count(value) -> str:
   return '-' if value is None else f'{value:,}'
 
@@ -376,24 +322,14 @@ RUN_TABLE = {
     'iteration': ('iteration', str),
     'n_train': ('train examples', format_count),
     'n_pseudo': ('of which pseudo', format_count),
-    'train_label_accuracy': ('train labels correct %', format_percent),
-    'test_accuracy': ('test acc. %', format_percent),
+    'train_label_accuracy': ('train labels correct %', common.format_percent),
+    'test_accuracy': ('test acc. %', common.format_percent),
     'pool_size': ('pool', format_count),
-    'pool_accuracy': ('pool acc. %', format_percent),
+    'pool_accuracy': ('pool acc. %', common.format_percent),
     'n_selected': ('selected', format_count),
-    'selected_accuracy': ('selected acc. %', format_percent),
-    'rejected_accuracy': ('rejected acc. %', format_percent),
+    'selected_accuracy': ('selected acc. %', common.format_percent),
+    'rejected_accuracy': ('rejected acc. %', common.format_percent),
 }
-
-
-def markdown_table(headers: list[str], rows: list[list[str]], align: str = '') -> str:
-  """A markdown table; align: 'l' or 'r' per column, default: the first column
-  left (names), the rest right (numbers)."""
-  align = align or 'l' + 'r' * (len(headers) - 1)
-  lines = ['| ' + ' | '.join(headers) + ' |',
-           '|' + ''.join('---|' if a == 'l' else '---:|' for a in align)]
-  lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
-  return '\n'.join(lines)
 
 
 def run_table(results: dict) -> str:
@@ -401,7 +337,7 @@ def run_table(results: dict) -> str:
   headers = [oracle_header(name, header) for name, (header, _) in RUN_TABLE.items()]
   rows = [[fmt(row.get(name)) for name, (_, fmt) in RUN_TABLE.items()]
           for row in results['iterations']]
-  return markdown_table(headers, rows)
+  return common.markdown_table(headers, rows)
 
 
 def run_markdown(results: dict, figures: dict[str, str]) -> str:
@@ -412,195 +348,32 @@ def run_markdown(results: dict, figures: dict[str, str]) -> str:
       f'# Run report: {run_title(results)}', '',
       f"- data set: {results.get('dataset')} from {results.get('data_source')}",
       f'- config: {config}',
-      f'- stop reason: {stop_text(results)}',
-      f"- final test accuracy: {format_percent(results.get('final_test_accuracy'))}"
+      f'- stop reason: {common.stop_text(results)}',
+      f"- final test accuracy: {common.format_percent(results.get('final_test_accuracy'))}"
       f"{'' if results.get('final_test_accuracy') is None else ' %'}",
   ]
   last = results['iterations'][-1] if results['iterations'] else {}
   if 'test_accuracy_final_models' in last:
-    each = ', '.join(f'{format_percent(a)} %' for a in last['test_accuracy_final_models'])
+    final_models = last['test_accuracy_final_models']
+    each = ', '.join(f'{common.format_percent(a)} %' for a in final_models)
     lines.append(f"- the final test accuracy is the mean softmax of "
-                 f"{len(last['test_accuracy_final_models'])} final models; each alone: {each} "
+                 f"{len(final_models)} final models; each alone: {each} "
                  f"(the first is the last iteration's)")
   if 'wall_seconds' in results:
     lines.append(f"- wall time: {results['wall_seconds'] / 60:.1f} min")
   lines += ['', 'Accuracies in percent. Oracle columns use hidden true labels, which a '
             'real user does not have.', '', run_table(results), '']
-  for caption, path in figures.items():
-    lines += [f'## {caption}', '', f'![{caption}]({path})', '']
-  return '\n'.join(lines)
+  return '\n'.join(lines + common.figure_sections(figures))
 
 
 def write_run_report(run_dir: str) -> str:
   """Writes run_dir/figures/*.png and run_dir/report.md; returns report.md's path."""
-  results = load_run(run_dir)
+  results = common.load_run(run_dir)
   figures = {}
   if results['iterations']:
-    for name, (plot, caption) in RUN_FIGURES.items():
-      figure = plot(results)
-      if figure is not None:
-        save_figure(figure, os.path.join(run_dir, FIGURES_DIR, name))
-        figures[caption] = f'{FIGURES_DIR}/{name}'
+    figures = common.write_figures(RUN_FIGURES, results, run_dir)
   path = os.path.join(run_dir, 'report.md')
   atomic.write_text(path, run_markdown(results, figures))
-  return path
-
-
-# --- Sweep -----------------------------------------------------------------
-
-MARKERS = 'os^Dvp*'
-
-
-def by_value(value):
-  """Sort key: numbers by value, before anything else (as text)."""
-  return (0, value, '') if isinstance(value, (int, float)) else (1, 0, str(value))
-
-
-def gains(results: dict) -> np.ndarray:
-  """Test accuracy of each iteration minus iteration 1's, in percentage points."""
-  test = percent(results, 'test_accuracy')
-  return test - test[0]
-
-
-def sweep_title(runs: dict[str, dict]) -> str:
-  datasets = sorted({str(r.get('dataset')) for r in runs.values()})
-  n_labeled = sorted({setting(r, 'n_labeled') for r in runs.values()}, key=by_value)
-  seeds = sorted({setting(r, 'seed') for r in runs.values()}, key=by_value)
-  return (f"{', '.join(datasets)}, n_labeled={', '.join(map(str, n_labeled))}, "
-          f"seeds {', '.join(map(str, seeds))}, {len(runs)} run{'s' * (len(runs) != 1)}")
-
-
-def by_n_labeled(runs: dict[str, dict]) -> dict:
-  """Runs grouped by n_labeled (sorted), each group a list of results."""
-  groups = {}
-  for results in runs.values():
-    groups.setdefault(setting(results, 'n_labeled'), []).append(results)
-  return dict(sorted(groups.items(), key=lambda item: by_value(item[0])))
-
-
-def plot_gain_vs_threshold(runs: dict[str, dict]):
-  """Every iteration after the first of every run: its gain over iteration 1.
-  Runs of a single iteration have no such point (see the final-accuracy figure)."""
-  runs = {k: r for k, r in runs.items() if len(r['iterations']) > 1}
-  if not runs:
-    return None
-  last = max(len(r['iterations']) for r in runs.values())
-  # One colour per iteration (2 .. last), with the colour bar ticks on them.
-  cmap = plt.get_cmap('viridis', last - 1)
-  norm = colors.Normalize(vmin=1.5, vmax=last + 0.5)
-  figure, ax = plt.subplots(figsize=(8, 4.8))
-  groups = by_n_labeled(runs)
-  for marker, (n_labeled, group) in zip(MARKERS, groups.items()):
-    x = np.concatenate([np.full(len(r['iterations']) - 1, setting(r, 'threshold'))
-                        for r in group])
-    y = np.concatenate([gains(r)[1:] for r in group])
-    iteration = np.concatenate([column(r, 'iteration')[1:] for r in group])
-    ax.scatter(x, y, c=iteration, cmap=cmap, norm=norm, marker=marker, s=30,
-               edgecolors='none')
-    # Legend entries in gray: the colour is the iteration, the shape n_labeled.
-    ax.scatter([], [], color='gray', marker=marker, label=f'n_labeled={n_labeled}')
-  ax.axhline(0, color='gray', linewidth=1)
-  colorbar = figure.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax,
-                             ticks=range(2, last + 1))
-  colorbar.set_label('iteration')
-  ax.legend(loc='best')
-  ax.grid(alpha=0.3)
-  ax.set_xlabel('threshold (confidence)')
-  ax.set_ylabel('test accuracy gain over iteration 1 (% points)')
-  ax.set_title('Test accuracy gain over iteration 1, each later iteration of each run\n'
-               f'{sweep_title(runs)}')
-  return figure
-
-
-def plot_final_vs_threshold(runs: dict[str, dict]):
-  """Final test accuracy of every run (light; hollow if unfinished) and a line
-  through the mean over the seeds per threshold, one per n_labeled."""
-  runs = {k: r for k, r in runs.items() if r.get('final_test_accuracy') is not None}
-  if not runs:
-    return None
-  figure, ax = plt.subplots(figsize=(8, 4.8))
-  for i, (n_labeled, group) in enumerate(by_n_labeled(runs).items()):
-    color, marker = f'C{i}', MARKERS[i % len(MARKERS)]
-    x = np.array([setting(r, 'threshold') for r in group])
-    y = np.array([100 * r['final_test_accuracy'] for r in group])
-    finished = np.array([r.get('stop_reason') is not None for r in group])
-    ax.scatter(x[finished], y[finished], color=color, marker=marker, s=28,
-               label=f'n_labeled={n_labeled}, one run')
-    ax.scatter(x[~finished], y[~finished], facecolors='none', edgecolors=color,
-               marker=marker, s=28)
-    thresholds = np.unique(x)
-    # The mean as a dash, so that a single run's marker stays visible under it.
-    ax.plot(thresholds, [y[x == t].mean() for t in thresholds], '-', marker='_',
-            markersize=16, color=color, alpha=0.7, label=f'n_labeled={n_labeled}, mean')
-  if not all(r.get('stop_reason') for r in runs.values()):
-    ax.scatter([], [], facecolors='none', edgecolors='gray',
-               label='unfinished run (its last iteration so far)')
-  ax.grid(alpha=0.3)
-  ax.legend(loc='best', fontsize=8)
-  ax.set_xlabel('threshold (confidence)')
-  ax.set_ylabel('final test accuracy (%)')
-  ax.set_title(f'Final test accuracy by threshold\n{sweep_title(runs)}')
-  return figure
-
-
-SWEEP_FIGURES = {
-    'gain_vs_threshold.png': (plot_gain_vs_threshold,
-                              'Test accuracy gain over iteration 1, by threshold'),
-    'final_vs_threshold.png': (plot_final_vs_threshold,
-                               'Final test accuracy, by threshold'),
-}
-
-
-def sweep_row(name: str, link: str, results: dict) -> list[str]:
-  test = [row.get('test_accuracy') for row in results['iterations']]
-  first, last = (test[0], test[-1]) if test else (None, None)
-  gain = '-' if first is None or last is None else f'{100 * (last - first):+.2f}'
-  return [f'[{name}]({link})', str(setting(results, 'n_labeled')),
-          str(setting(results, 'threshold')), str(setting(results, 'seed')),
-          str(len(results['iterations'])), format_percent(first), format_percent(last),
-          gain, stop_text(results)]
-
-
-def sweep_markdown(rows: list[list[str]], runs: dict[str, dict],
-                   figures: dict[str, str]) -> str:
-  """report.md of a sweep: one table row per run (sorted), then the figures."""
-  headers = ['run', 'n_labeled', 'threshold', 'seed', 'iterations',
-             'test acc. iteration 1 %', 'final test acc. %', 'gain (% points)',
-             'stop reason']
-  lines = [f'# Sweep report: {sweep_title(runs)}', '',
-           'One row per run (each links to its own report). Gain: final minus '
-           'iteration-1 test accuracy.', '', markdown_table(headers, rows, 'lrrrrrrrl'), '']
-  for caption, path in figures.items():
-    lines += [f'## {caption}', '', f'![{caption}]({path})', '']
-  return '\n'.join(lines)
-
-
-def run_key(results: dict):
-  """Sweep table order: n_labeled, threshold, seed."""
-  return tuple(by_value(setting(results, name))
-               for name in ('n_labeled', 'threshold', 'seed'))
-
-
-def write_sweep_report(run_dirs: list[str], out_dir: str) -> str:
-  """Writes out_dir/figures/*.png and out_dir/report.md over the given runs (their
-  own reports are not touched); returns report.md's path."""
-  loaded = {run_dir: load_run(run_dir) for run_dir in run_dirs}
-  order = sorted(loaded, key=lambda run_dir: run_key(loaded[run_dir]))
-  # Names are the directories' base names, unless two runs share one.
-  names = [os.path.basename(os.path.normpath(d)) for d in order]
-  if len(set(names)) < len(names):
-    names = [os.path.relpath(d, out_dir) for d in order]
-  runs = {name: loaded[d] for name, d in zip(names, order)}
-  rows = [sweep_row(name, os.path.relpath(os.path.join(d, 'report.md'), out_dir),
-                    loaded[d]) for name, d in zip(names, order)]
-  figures = {}
-  for file_name, (plot, caption) in SWEEP_FIGURES.items():
-    figure = plot(runs)
-    if figure is not None:
-      save_figure(figure, os.path.join(out_dir, FIGURES_DIR, file_name))
-      figures[caption] = f'{FIGURES_DIR}/{file_name}'
-  path = os.path.join(out_dir, 'report.md')
-  atomic.write_text(path, sweep_markdown(rows, runs, figures))
   return path
 
 
@@ -631,13 +404,13 @@ def main(argv: list[str] | None = None) -> None:
   args = parser.parse_args(argv)
   try:
     for run_dir in args.run_dirs:  # Check every input before writing anything.
-      load_run(run_dir)
+      common.load_run(run_dir)
     for run_dir in args.run_dirs:
       print(write_run_report(run_dir))
     if len(args.run_dirs) > 1 or args.out:
       out = args.out or os.path.commonpath([os.path.abspath(d) for d in args.run_dirs])
-      print(write_sweep_report(args.run_dirs, out))
-  except ReportError as e:
+      print(sweep_report.write_sweep_report(args.run_dirs, out))
+  except common.ReportError as e:
     fail(str(e))
   except OSError as e:
     fail(f'cannot write the report: {e}')

@@ -135,21 +135,6 @@ def test_run_without_hidden_labels_leaves_out_oracle_figures(tmp_path):
   assert 'train_label_accuracy.png' not in text
 
 
-def test_sweep_report(tmp_path):
-  run_dirs = [write_run(tmp_path / f't{threshold}', synthetic_results(threshold))
-              for threshold in (0.99, 0.5, 0.9)]
-  path = report.write_sweep_report(run_dirs, str(tmp_path / 'sweep'))
-  text = read(path)
-  for name in report.SWEEP_FIGURES:
-    assert_png(tmp_path / 'sweep' / 'figures' / name)
-    assert f'](figures/{name})' in text
-  rows = [line for line in text.splitlines() if line.startswith('| [')]
-  # Sorted by threshold, each links to its run's report.
-  assert [row.split('|')[3].strip() for row in rows] == ['0.5', '0.9', '0.99']
-  assert rows[0].startswith('| [t0.5](../t0.5/report.md) | 100 | 0.5 | 0 | 3 | 83.00 | '
-                            '89.00 | +6.00 | max_iterations |')
-
-
 def run_cli(*args):
   return subprocess.run([sys.executable, '-m', 'pl_jax.report', *args], cwd=ROOT,
                         capture_output=True, text=True, timeout=300)
