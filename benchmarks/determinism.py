@@ -15,7 +15,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from pl_jax import augment, models, sharding, sweep, train
+from pl_jax import models, sharding, sweep, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('cpu_devices', 0, 'As run.py\'s flag: split a CPU host into this many '
@@ -39,9 +39,10 @@ def main(argv):
   def epoch() -> bytes:
     state = put(train.create_train_state(jax.random.PRNGKey(0), models.CNN(), (28, 28, 1),
                                          optimizer))
-    state, _ = train.train_epoch(state, jax.random.PRNGKey(1), images, labels, mask, 64,
-                                 augment.Augmentation(), sharding.batch_sharding(mesh),
-                                 splits=FLAGS.batch_splits)
+    options = train.TrainOptions(64, splits=FLAGS.batch_splits,
+                                 sharding=sharding.batch_sharding(mesh))
+    state, _ = train.train_epoch(state, jax.random.PRNGKey(1), images, labels, mask, 0, 1,
+                                 options)
     return b''.join(np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(
         jax.device_get(state.params)))
 

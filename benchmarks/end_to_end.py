@@ -3,7 +3,7 @@
   python benchmarks/end_to_end.py                       # 1,000 labels, 0.99, 10 iterations
   python benchmarks/end_to_end.py --iterations=2        # a shorter look
 
-The run is the case study's (experiments/reproduce_seed.py, row n1000), in a
+The run is the case study's (experiments/case_study.py, row n1000), in a
 temporary workdir so checkpoints and result files are written as in any run.
 Phases: loading the data set; compiling (tracing, lowering, XLA); training and
 scoring with compilation taken out; and bookkeeping, the rest of the loop:
@@ -16,7 +16,7 @@ import time
 
 from absl import app, flags, logging
 
-from pl_jax import data, loop, sharding, sweep, timing
+from pl_jax import data, loop, recipes, sharding, sweep, timing
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('n_labeled', 1000, 'Labeled examples (the case study: 1,000).')
@@ -67,10 +67,10 @@ def table(phases: dict[str, float], record: dict) -> str:
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
-  # The case study's recipe exactly (loop.Config's defaults, no step floor).
-  config = loop.Config(n_labeled=FLAGS.n_labeled, threshold=0.99,
-                       iterations=FLAGS.iterations, min_steps=0, seed=FLAGS.seed,
-                       batch_splits=FLAGS.batch_splits)
+  # The case study's recipe exactly (no step floor).
+  config = recipes.make_config('case_study', n_labeled=FLAGS.n_labeled, threshold=0.99,
+                               iterations=FLAGS.iterations, min_steps=0, seed=FLAGS.seed,
+                               batch_splits=FLAGS.batch_splits)
   sharding.split_cpu_host(FLAGS.cpu_devices)
   start = time.perf_counter()
   dataset = data.load_dataset('mnist')

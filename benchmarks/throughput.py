@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from pl_jax import atomic, augment, models, score, sharding, sweep, train
+from pl_jax import atomic, models, score, sharding, sweep, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('batch_size', 64, 'Training batch size (the seed\'s).')
@@ -56,10 +56,10 @@ def jax_throughput(images, labels):
   state = train.create_train_state(jax.random.PRNGKey(0), model, images.shape[1:], optimizer)
   order = train.epoch_order(jax.random.PRNGKey(1), jnp.ones(n, bool), FLAGS.batch_size)
   key = jax.random.PRNGKey(2)
+  options = train.TrainOptions(FLAGS.batch_size, splits=FLAGS.batch_splits, sharding=batches)
   step_args = lambda step: (order, step % (n // FLAGS.batch_size), key, images, labels, n,
-                            FLAGS.batch_size, augment.Augmentation(), batches)
-  splits = FLAGS.batch_splits
-  compiled = train.train_step_at.lower(state, *step_args(0), splits=splits).compile()
+                            1.0, options)
+  compiled = train.train_step_at.lower(state, *step_args(0)).compile()
   # The cost of one device's share of the partitioned step; the batch's is mesh.size times.
   train_flops = (compiled.cost_analysis().get('flops', float('nan')) * mesh.size
                  / FLAGS.batch_size)
@@ -67,7 +67,7 @@ def jax_throughput(images, labels):
   def run_step_loop():  # For comparison: Python dispatches every step.
     nonlocal state
     for step in range(FLAGS.steps):
-      state, loss = train.train_step_at(state, *step_args(step), splits=splits)
+      state, loss = train.train_step_at(state, *step_args(step))
       if mesh.size > 1:  # Queued multi-device steps deadlock XLA:CPU (README, Devices).
         loss.block_until_ready()
     jax.block_until_ready(state.params)
@@ -77,8 +77,7 @@ def jax_throughput(images, labels):
 
   def run_epoch():  # What a run does: one jitted call, the steps in a fori_loop.
     nonlocal state
-    state, loss = train.train_epoch(state, key, images, labels, mask, FLAGS.batch_size,
-                                    augment.Augmentation(), batches, splits=splits)
+    state, loss = train.train_epoch(state, key, images, labels, mask, 0, 1, options)
     jax.block_until_ready(loss)
 
   rates = {}

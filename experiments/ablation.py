@@ -19,9 +19,9 @@ from pl_jax import sweep
 COMMON = ('--n_labeled=100', '--stratified', '--threshold=0.99', '--iterations=8')
 # Each row is the previous one plus one lever: (name, flags added, what it adds).
 LEVERS = (
-    ('seed', ('--recipe=seed', '--min_steps=0'), "the case study's recipe exactly"),
+    ('case_study', ('--recipe=case_study', '--min_steps=0'), "the case study's recipe exactly"),
     ('steps', ('--epochs=1', '--min_steps=1500'), 'at least 1,500 steps per iteration'),
-    ('all_layers', ('--freeze=',), 'every layer trained (fc1 too)'),
+    ('all_layers', ('--frozen=',), 'every layer trained (fc1 too)'),
     ('augment', ('--max_shift=2', '--max_degrees=10', '--max_scale=0.1'),
      'shifts, rotations, scaling in the step'),
     ('balanced', ('--selection=balanced', '--curriculum_step=0.2'),
@@ -29,9 +29,6 @@ LEVERS = (
     ('revise', ('--revise',), 'pseudo-labels revised every iteration'),
     ('warm_start', ('--warm_start',), 'one model trained on across iterations'),
     ('cosine', ('--lr_schedule=cosine',), 'cosine learning rate in each iteration'),
-    ('consistency', ('--consistency_weight=1', '--unlabeled_ratio=2', '--strong_max_shift=4',
-                     '--strong_max_degrees=30', '--strong_max_scale=0.25',
-                     '--strong_cutout=12'), "FixMatch's consistency term in each iteration"),
 )
 
 

@@ -2,7 +2,7 @@
 
 What is saved: the label state, the last model (parameters, optimizer state,
 step) and the run's record so far; where a run ends with several final models
-(loop.Config.final_models), their parameters too, stacked. The random keys need
+(config.Config.final_models), their parameters too, stacked. The random keys need
 no saving: each iteration's keys are folded in from the seed and the iteration
 number, so a run resumed after iteration k draws exactly what an uninterrupted
 one would.

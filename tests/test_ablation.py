@@ -11,7 +11,7 @@ ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 def test_rows_add_one_lever_each_and_later_values_win():
   rows = list(ablation.ROWS.values())
-  assert rows[0][0] == ('--recipe=seed', '--min_steps=0')
+  assert rows[0][0] == ('--recipe=case_study', '--min_steps=0')
   for (before, _), (after, _), (_, lever, _) in zip(rows, rows[1:], ablation.LEVERS[1:]):
     assert set(lever) <= set(after)
     assert {f.split('=')[0] for f in after} == ({f.split('=')[0] for f in before}

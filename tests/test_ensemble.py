@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, run_script
-from pl_jax import loop
+from pl_jax import loop, recipes
 
 
 def test_table_of_a_group(small_mnist, mnist, tmp_path):
   results = []
   for seed in (0, 1):
-    config = loop.Config(n_labeled=300, threshold=0.5, iterations=1, epochs=1, min_steps=20,
-                         seed=seed)
+    config = recipes.make_config('case_study', n_labeled=300, threshold=0.5, iterations=1,
+                                 epochs=1, min_steps=20, seed=seed)
     results.append(loop.self_train(small_mnist, config, str(tmp_path / f's{seed}'),
                                    progress=False, log=lambda _: None))
   benchmarks = tmp_path / 'BENCHMARKS.md'

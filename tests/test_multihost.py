@@ -11,7 +11,7 @@ import numpy as np
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 FLAGS = ['--n_labeled=100', '--threshold=0.9', '--iterations=2', '--epochs=1',
-         '--min_steps=16', '--freeze=', '--noprogress']
+         '--min_steps=16', '--frozen=', '--noprogress']
 
 
 def launch(workdir, devices_per_process, extra=()):

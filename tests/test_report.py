@@ -193,9 +193,9 @@ def test_sweep_threshold_grid_seeds_shards_and_extra_flags():
                   '--shard=1/2')
   # Seed-major: 0.5/s0, 0.99/s0, 0.5/s1, 0.99/s1; shard 1/2 takes the 2nd and 4th.
   assert lines == [
-      ['n1000-t0.99-s0', '--recipe=seed', '--n_labeled=1000', '--threshold=0.99',
+      ['n1000-t0.99-s0', '--recipe=case_study', '--n_labeled=1000', '--threshold=0.99',
        '--seed=0', '--iterations=3'],
-      ['n1000-t0.99-s1', '--recipe=seed', '--n_labeled=1000', '--threshold=0.99',
+      ['n1000-t0.99-s1', '--recipe=case_study', '--n_labeled=1000', '--threshold=0.99',
        '--seed=1', '--iterations=3']]
   _, default = plan('--thresholds=0.9')
   assert [line[0] for line in default] == ['n1000-t0.9-s0', 'n1000-t0.9-s1', 'n1000-t0.9-s2']

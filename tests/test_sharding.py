@@ -12,25 +12,25 @@ ROOT = os.path.join(os.path.dirname(__file__), '..')
 SCRIPT = '''
 import json
 import jax, numpy as np
-from pl_jax import data, loop, user_data
+from pl_jax import data, loop, recipes, user_data
 from tests.conftest import own_arrays
 arrays, _ = own_arrays(data.load_dataset("mnist"), n_train=512, n_labeled=128, n_test=256)
 dataset = user_data.from_arrays("slice", arrays["images"], arrays["labels"],
                                 arrays["test_images"], arrays["test_labels"])
-config = loop.Config(threshold=0.9, iterations=2, epochs=2, min_steps=0, frozen=(),
-                     batch_size=64, score_chunk_size=128)
+config = recipes.make_config("case_study", threshold=0.9, iterations=2, epochs=2, min_steps=0,
+                             frozen=(), batch_size=64, score_chunk_size=128)
 result = loop.self_train(dataset, config, progress=False, log=lambda _: None)
 leaf = jax.tree.leaves(result.params)[0]
 # The compiled step must really be data parallel: per-device gradients all-reduced.
-from pl_jax import augment, models, sharding, train
+from pl_jax import models, sharding, train
 mesh = sharding.data_mesh()
 state = train.create_train_state(jax.random.PRNGKey(0), models.CNN(num_classes=3),
                                  (28, 28, 1), train.make_optimizer(1e-3))
 images = jax.device_put(arrays["images"][:128], sharding.replicated(mesh))
 order = train.epoch_order(jax.random.PRNGKey(0), jax.numpy.ones(128, bool), 64)
 hlo = train.train_step_at.lower(state, order, 0, jax.random.PRNGKey(1), images,
-                                jax.numpy.zeros(128, jax.numpy.int32), 128, 64,
-                                augment.Augmentation(), sharding.batch_sharding(mesh)
+                                jax.numpy.zeros(128, jax.numpy.int32), 128, 1.0,
+                                train.TrainOptions(64, sharding=sharding.batch_sharding(mesh))
                                 ).compile().as_text()
 print(json.dumps({"devices": len(jax.devices()),
                   "param_devices": len(leaf.sharding.device_set),
@@ -55,9 +55,10 @@ def test_eight_devices_match_one():
   assert eight['all_reduce'] and not one['all_reduce']
   for a, b in zip(one['rows'], eight['rows'], strict=True):
     # Same batches, same keys; only the order of floating-point sums may differ
-    # (per-device partial gradients). Seen here: equal to the last bit.
+    # (per-device partial gradients), which moves the loss in its last digits
+    # and, on this data, no prediction.
     assert a['iteration'] == b['iteration']
-    np.testing.assert_allclose(a['final_loss'], b['final_loss'], rtol=0.05, atol=1e-3)
-    assert abs(a['test_accuracy'] - b['test_accuracy']) <= 0.02
-    assert abs(a['n_selected'] - b['n_selected']) <= 0.02 * a['pool_size'] + 2
+    np.testing.assert_allclose(a['final_loss'], b['final_loss'], rtol=1e-4)
+    for name in ('test_accuracy', 'n_selected', 'n_train', 'train_accuracy'):
+      assert a[name] == b[name], (name, a[name], b[name])
 

@@ -13,10 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from pl_jax import atomic, data, loop
+from pl_jax import atomic, data, loop, recipes
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
-FAST = ('--iterations=3', '--epochs=1', '--min_steps=60', '--freeze=', '--threshold=0.9',
+FAST = ('--iterations=3', '--epochs=1', '--min_steps=60', '--frozen=', '--threshold=0.9',
         '--noprogress')
 
 
@@ -131,7 +131,8 @@ def test_review_manual_labels_and_predict(own_folder, tmp_path, mnist):
 def test_disk_full_keeps_the_previous_results(own_npz, tmp_path, monkeypatch):
   path, _ = own_npz
   dataset = data.load_dataset(f'npz:{path}')
-  config = loop.Config(threshold=0.9, iterations=3, epochs=1, min_steps=30, frozen=())
+  config = recipes.make_config('case_study', threshold=0.9, iterations=3, epochs=1,
+                               min_steps=30, frozen=())
   writes = []
   real_fsync = atomic.os.fsync
 

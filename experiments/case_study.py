@@ -1,12 +1,12 @@
 """Reproduces the case study's table (SEED.md) with its recipe, several seeds a row.
 
-  python experiments/reproduce_seed.py                 # 3 seeds, all rows
-  python experiments/reproduce_seed.py --shard=0/2     # half the runs (another machine: 1/2)
-  python experiments/reproduce_seed.py --summarize_only
+  python experiments/case_study.py                 # 3 seeds, all rows
+  python experiments/case_study.py --shard=0/2     # half the runs (another machine: 1/2)
+  python experiments/case_study.py --summarize_only
 
 Every run is an ordinary run.py run in runs_dir/<row>-s<seed>; rerunning skips
 finished runs. The summary (mean +- std over the finished seeds) replaces the
-`reproduce_seed` section of BENCHMARKS.md.
+`case_study` section of BENCHMARKS.md.
 """
 
 from absl import app, flags
@@ -15,8 +15,8 @@ from pl_jax import sweep
 
 # The case study's recipe: fresh model, Adam 1e-3, batch 64, 10 epochs, threshold
 # 0.99, 10 iterations, no augmentation, fc1 never trained (as its code does).
-SEED_RECIPE = ('--recipe=seed', '--threshold=0.99', '--iterations=10', '--epochs=10',
-               '--batch_size=64', '--learning_rate=0.001', '--freeze=fc1', '--nowarm_start')
+CASE_STUDY = ('--recipe=case_study', '--threshold=0.99', '--iterations=10', '--epochs=10',
+              '--batch_size=64', '--learning_rate=0.001', '--frozen=fc1', '--nowarm_start')
 ROWS = {
     # name: (n_labeled, extra flags, what it is)
     'n1000': (1000, ('--min_steps=0',), 'the case study, exactly'),
@@ -29,7 +29,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds per row.')
 # n100-min160 is ours, not the case study's: it shows what a step floor alone buys.
 flags.DEFINE_list('rows', ['n1000', 'n100', 'n60000'], f'Rows to run, of {", ".join(ROWS)}.')
-flags.DEFINE_string('runs_dir', 'runs/reproduce_seed', 'Where the runs go.')
+flags.DEFINE_string('runs_dir', 'runs/case_study', 'Where the runs go.')
 flags.DEFINE_string('shard', '0/1', 'Run only every k-th run from the i-th: i/k.')
 flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into.')
 flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished runs.')
@@ -37,13 +37,13 @@ flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished
 
 def planned_runs() -> list[sweep.Run]:
   return sweep.grid(FLAGS.rows, FLAGS.seeds,
-                    lambda row: (f'--n_labeled={ROWS[row][0]}', *SEED_RECIPE, *ROWS[row][1]))
+                    lambda row: (f'--n_labeled={ROWS[row][0]}', *CASE_STUDY, *ROWS[row][1]))
 
 
 def summary() -> str:
   lines = [
-      '## Reproduction of the case study (experiments/reproduce_seed.py)', '',
-      f'    python experiments/reproduce_seed.py --seeds={",".join(FLAGS.seeds)}', '',
+      '## Reproduction of the case study (experiments/case_study.py)', '',
+      f'    python experiments/case_study.py --seeds={",".join(FLAGS.seeds)}', '',
       f'Machine: {sweep.machine()}. Table written {sweep.today()}. MNIST test accuracy, '
       'mean +- std over the finished seeds. The case study: 1,000 labels 90.73 % -> '
       '95.60 % (its code run here: 90.66 % -> 95.51 %, 96.19 % correct train labels); '
@@ -70,7 +70,7 @@ def summary() -> str:
 def main(argv):
   del argv
   sweep.run_and_tabulate(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir, summary,
-                         FLAGS.benchmarks, 'reproduce_seed', FLAGS.summarize_only)
+                         FLAGS.benchmarks, 'case_study', FLAGS.summarize_only)
 
 
 if __name__ == '__main__':
