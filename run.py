@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import os
 import sys
 
@@ -42,48 +43,51 @@ def define_setting_flags() -> None:
 
 define_setting_flags()
 # Run options: how and where a run works, which never change its numbers.
-flags.DEFINE_string('recipe', recipes.DEFAULT, 'Named settings (pl_jax/recipes.py): '
-                    f'{", ".join(recipes.RECIPES)}; flags given explicitly win.')
-flags.DEFINE_string('dataset', 'mnist', 'mnist, fashion_mnist, npz:PATH (your images and '
-                    'labels, -1 for unlabeled) or folder:PATH (a sub-folder per class, '
-                    'unlabeled/, optional test/).')
-flags.DEFINE_string('image_size', None, 'HxW to resize folder:PATH images to (default: '
-                    'they must all have one size).')
-flags.DEFINE_string('data_dir', None, 'Where data is found and cached (TFDS data_dir); '
-                    'default $PL_JAX_DATA_DIR or ~/tensorflow_datasets.')
-flags.DEFINE_bool('offline', False, 'Never download: use only data already under '
-                  '--data_dir (or installed Debian files).')
-flags.DEFINE_string('workdir', None, 'Run directory for results.json and labels.npz; '
-                    'default runs/<dataset>-n<n_labeled>-t<threshold>-s<seed>-<time>.')
-flags.DEFINE_bool('progress', True, 'Show a progress bar while training.')
-flags.DEFINE_bool('overwrite', False, 'Replace a run of other settings in --workdir '
-                  '(otherwise refused; a run of the same settings is resumed).')
-flags.DEFINE_integer('export_review', 0, 'After the run, write the K pool images the model '
-                     'is least sure about to <workdir>/review/ (contact sheet + CSV).')
-flags.DEFINE_enum('review_by', 'confidence', ['confidence', 'margin'],
-                  'Rank review candidates by top confidence or by top-2 margin.')
-flags.DEFINE_string('manual_labels', None, 'A filled review CSV: its labels join the human '
-                    'labels and the procedure restarts from them.')
-flags.DEFINE_bool('keep_pseudo_labels', False, 'With --manual_labels: keep the pseudo-labels '
-                  'of the run the review sheet came from.')
-flags.DEFINE_bool('distributed', False, 'Join a multi-host run (jax.distributed): every '
-                  'process runs this same command; the platform\'s settings are used where '
-                  'it provides them (Cloud TPU pods, SLURM), else the three flags below.')
-flags.DEFINE_string('coordinator_address', None, 'With --distributed: host:port of process 0.')
-flags.DEFINE_integer('num_processes', None, 'With --distributed: how many processes.')
-flags.DEFINE_integer('process_id', None, 'With --distributed: this process, 0 to '
-                     'num_processes - 1.')
-flags.DEFINE_integer('cpu_devices', 0, 'On a CPU: split the host into this many JAX devices '
-                     '(data parallel, like chips; faster on small CPUs, but not bit-reproducible '
-                     'run to run, see README). 0: JAX\'s own choice, one device unless XLA_FLAGS '
-                     'forces a count.')
-flags.DEFINE_string('predict', None, 'Label these images (an .npz with images, a folder '
-                    'or one image file) with the last model of --workdir, and exit.')
-flags.DEFINE_bool('flags_markdown', False, 'Print the flag reference (docs/flags.md) and exit.')
-RUN_OPTIONS = ('recipe', 'dataset', 'image_size', 'data_dir', 'offline', 'workdir', 'progress',
-               'overwrite', 'export_review', 'review_by', 'manual_labels',
-               'keep_pseudo_labels', 'distributed', 'coordinator_address', 'num_processes',
-               'process_id', 'cpu_devices', 'predict', 'flags_markdown')
+# (how to define it, name, default, help), in the order of docs/flags.md.
+RUN_OPTIONS = (
+    (flags.DEFINE_string, 'recipe', recipes.DEFAULT, 'Named settings (pl_jax/recipes.py): '
+     f'{", ".join(recipes.RECIPES)}; flags given explicitly win.'),
+    (flags.DEFINE_string, 'dataset', 'mnist', 'mnist, fashion_mnist, npz:PATH (your images '
+     'and labels, -1 for unlabeled) or folder:PATH (a sub-folder per class, unlabeled/, '
+     'optional test/).'),
+    (flags.DEFINE_string, 'image_size', None, 'HxW to resize folder:PATH images to (default: '
+     'they must all have one size).'),
+    (flags.DEFINE_string, 'data_dir', None, 'Where data is found and cached (TFDS data_dir); '
+     'default $PL_JAX_DATA_DIR or ~/tensorflow_datasets.'),
+    (flags.DEFINE_bool, 'offline', False, 'Never download: use only data already under '
+     '--data_dir (or installed Debian files).'),
+    (flags.DEFINE_string, 'workdir', None, 'Run directory for results.json and labels.npz; '
+     'default runs/<dataset>-n<n_labeled>-t<threshold>-s<seed>-<time>.'),
+    (flags.DEFINE_bool, 'progress', True, 'Show a progress bar while training.'),
+    (flags.DEFINE_bool, 'overwrite', False, 'Replace a run of other settings in --workdir '
+     '(otherwise refused; a run of the same settings is resumed).'),
+    (flags.DEFINE_integer, 'export_review', 0, 'After the run, write the K pool images the '
+     'model is least sure about to <workdir>/review/ (contact sheet + CSV).'),
+    (functools.partial(flags.DEFINE_enum, enum_values=['confidence', 'margin']), 'review_by',
+     'confidence', 'Rank review candidates by top confidence or by top-2 margin.'),
+    (flags.DEFINE_string, 'manual_labels', None, 'A filled review CSV: its labels join the '
+     'human labels and the procedure restarts from them.'),
+    (flags.DEFINE_bool, 'keep_pseudo_labels', False, 'With --manual_labels: keep the '
+     'pseudo-labels of the run the review sheet came from.'),
+    (flags.DEFINE_bool, 'distributed', False, 'Join a multi-host run (jax.distributed): every '
+     'process runs this same command; the platform\'s settings are used where it provides '
+     'them (Cloud TPU pods, SLURM), else the three flags below.'),
+    (flags.DEFINE_string, 'coordinator_address', None, 'With --distributed: host:port of '
+     'process 0.'),
+    (flags.DEFINE_integer, 'num_processes', None, 'With --distributed: how many processes.'),
+    (flags.DEFINE_integer, 'process_id', None, 'With --distributed: this process, 0 to '
+     'num_processes - 1.'),
+    (flags.DEFINE_integer, 'cpu_devices', 0, 'On a CPU: split the host into this many JAX '
+     'devices (data parallel, like chips; faster on small CPUs, but not bit-reproducible run '
+     'to run, see docs/devices.md). 0: JAX\'s own choice, one device unless XLA_FLAGS forces '
+     'a count.'),
+    (flags.DEFINE_string, 'predict', None, 'Label these images (an .npz with images, a '
+     'folder or one image file) with the last model of --workdir, and exit.'),
+    (flags.DEFINE_bool, 'flags_markdown', False, 'Print the flag reference (docs/flags.md) '
+     'and exit.'),
+)
+for define, name, default, help_text in RUN_OPTIONS:
+  define(name=name, default=default, help=help_text)
 
 
 def fail(message: str, code: int = 2):
@@ -185,7 +189,7 @@ def flags_markdown() -> str:
     lines.append('')
   lines += ['## Run options (they never change a run\'s numbers)', '', '| flag | default | what |',
             '|---|---|---|']
-  for name in RUN_OPTIONS:
+  for _, name, _, _ in RUN_OPTIONS:
     lines.append(f'| `--{name}` | `{FLAGS[name].default}` | {FLAGS[name].help} |')
   return '\n'.join(lines) + '\n'
 

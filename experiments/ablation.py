@@ -57,18 +57,17 @@ def planned_runs() -> list[sweep.Run]:
 
 
 def summary() -> str:
-  lines = [
-      '## Ablation: one lever at a time (experiments/ablation.py)', '',
-      f'    python experiments/ablation.py --seeds={",".join(FLAGS.seeds)}', '',
-      f'Machine: {sweep.machine()}. Table written {sweep.today()}. 100 stratified labels, '
+  lines = sweep.table_head(
+      'Ablation: one lever at a time (experiments/ablation.py)',
+      f'python experiments/ablation.py --seeds={",".join(FLAGS.seeds)}',
+      '100 stratified labels, '
       'threshold 0.99, 8 iterations; each row adds one lever to the row above. MNIST test '
       'accuracy after the last iteration and the share of correct training labels then '
       '(an oracle diagnostic), mean +- std over the finished seeds; seeds '
-      f'{", ".join(map(str, sweep.TUNING_SEEDS))} (tuning) are not among them.', '',
+      f'{", ".join(map(str, sweep.TUNING_SEEDS))} (tuning) are not among them.',
       '| row | adds | seeds done | test accuracy (last) | best iteration | '
       'train labels correct (last) | wall min |',
-      '|---|---|---:|---:|---:|---:|---:|',
-  ]
+      '|---|---|---:|---:|---:|---:|---:|')
   for row in FLAGS.rows:
     done = sweep.finished_results(FLAGS.runs_dir, row, FLAGS.seeds)
     lines.append(f'| {row} | {ROWS[row][1]} | {len(done)}/{len(FLAGS.seeds)} '

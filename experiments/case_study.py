@@ -41,17 +41,16 @@ def planned_runs() -> list[sweep.Run]:
 
 
 def summary() -> str:
-  lines = [
-      '## Reproduction of the case study (experiments/case_study.py)', '',
-      f'    python experiments/case_study.py --seeds={",".join(FLAGS.seeds)}', '',
-      f'Machine: {sweep.machine()}. Table written {sweep.today()}. MNIST test accuracy, '
+  lines = sweep.table_head(
+      'Reproduction of the case study (experiments/case_study.py)',
+      f'python experiments/case_study.py --seeds={",".join(FLAGS.seeds)}',
+      'MNIST test accuracy, '
       'mean +- std over the finished seeds. The case study: 1,000 labels 90.73 % -> '
       '95.60 % (its code run here: 90.66 % -> 95.51 %, 96.19 % correct train labels); '
-      '100 labels 19.87 %, then nothing above 0.99; 60,000 labels 98.52 %.', '',
+      '100 labels 19.87 %, then nothing above 0.99; 60,000 labels 98.52 %.',
       '| row | n_labeled | seeds done | iterations | test acc. iteration 1 | test acc. last '
       '| gain | train labels correct (last) | wall min |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ]
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for row in FLAGS.rows:
     done = sweep.finished_results(FLAGS.runs_dir, row, FLAGS.seeds)
     first = [r['iterations'][0]['test_accuracy'] for r in done]

@@ -38,21 +38,20 @@ def planned_runs() -> list[sweep.Run]:
 
 
 def summary() -> str:
-  lines = [
-      '## The default recipe against the targets (experiments/targets.py)', '',
-      f'    python experiments/targets.py --seeds={",".join(FLAGS.seeds)}', '',
-      f'Machine: {sweep.machine()}. Table written {sweep.today()}. `--recipe={recipes.DEFAULT}` '
+  lines = sweep.table_head(
+      'The default recipe against the targets (experiments/targets.py)',
+      f'python experiments/targets.py --seeds={",".join(FLAGS.seeds)}',
+      f'`--recipe={recipes.DEFAULT}` '
       '(the default), threshold 0.99. MNIST test accuracy after the last iteration, and the '
       'share of correct training labels then (an oracle diagnostic), mean +- std over the '
       f'finished seeds; the tuning seeds ({", ".join(map(str, sweep.TUNING_SEEDS))}) are not '
       'among them. Wall minutes are '
       f'per run, {FLAGS.parallel} run(s) at a time on this machine. The recipe ends with '
       'two models that predict by their mean (`--final_models=2`); the last column is the '
-      'last iteration\'s model alone.', '',
+      'last iteration\'s model alone.',
       '| labels | target | seeds done | test accuracy (last) | best iteration | '
       'train labels correct (last) | wall min | last model alone |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|',
-  ]
+      '|---|---:|---:|---:|---:|---:|---:|---:|')
   for row in FLAGS.rows:
     done = sweep.finished_results(FLAGS.runs_dir, row, FLAGS.seeds)
     lines.append(

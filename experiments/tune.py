@@ -79,20 +79,18 @@ def planned_runs() -> list[sweep.Run]:
 
 
 def summary() -> str:
-  lines = [
-      '## Tuning on the tuning seeds (experiments/tune.py)', '',
-      f'    python experiments/tune.py --variants={",".join(FLAGS.variants)} '
-      f'--seeds={",".join(FLAGS.seeds)}', '',
-      f'Machine: {sweep.machine()}. Table written {sweep.today()}. Each variant is '
-      f'`{" ".join(COMMON)}` plus its flags, '
+  lines = sweep.table_head(
+      'Tuning on the tuning seeds (experiments/tune.py)',
+      f'python experiments/tune.py --variants={",".join(FLAGS.variants)} '
+      f'--seeds={",".join(FLAGS.seeds)}',
+      f'Each variant is `{" ".join(COMMON)}` plus its flags, '
       f'on tuning seeds only (of {", ".join(map(str, sweep.TUNING_SEEDS))}). Test accuracy '
       'after the last iteration run (a run stopped early says so) and at the best one, the '
       'share of correct training labels then (an oracle diagnostic), mean +- std over the '
-      'seeds run, and where it ran.', '',
+      'seeds run, and where it ran.',
       '| variant | flags | seeds | iterations run | test accuracy (last) | best iteration | '
       'train labels correct (last) | wall min | devices |',
-      '|---|---|---|---:|---:|---:|---:|---:|---|',
-  ]
+      '|---|---|---|---:|---:|---:|---:|---:|---|')
   for variant in FLAGS.variants:
     loaded = {seed: sweep.load_results(os.path.join(FLAGS.runs_dir, f'{variant}-s{seed}'))
               for seed in FLAGS.seeds}

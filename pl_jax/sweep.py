@@ -183,6 +183,13 @@ def machine() -> str:
   return f'{len(devices)} x {devices[0].device_kind} ({jax.default_backend()}); host {host}'
 
 
+def table_head(title: str, command: str, caption: str, header: str, align: str) -> list[str]:
+  """The first lines of a table section of BENCHMARKS.md: its title, the command that
+  wrote it, the machine and the date with a caption, and the table's header rows."""
+  return [f'## {title}', '', f'    {command}', '',
+          f'Machine: {machine()}. Table written {today()}. {caption}', '', header, align]
+
+
 def today() -> str:
   return datetime.date.today().isoformat()
 
