@@ -33,7 +33,7 @@ flags.DEFINE_integer('random', 0, f'If > 0: this many thresholds drawn uniformly
                      f'[{RANDOM_RANGE[0]}, {RANDOM_RANGE[1]}] instead of the grid.')
 flags.DEFINE_integer('random_seed', 0, 'Seed of the --random draws.')
 flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds per threshold.')
-flags.DEFINE_string('recipe', 'seed', 'run.py recipe of every run (the case study\'s by '
+flags.DEFINE_string('recipe', 'case_study', 'run.py recipe of every run (the case study\'s by '
                     'default, whatever run.py\'s default becomes).')
 flags.DEFINE_list('extra', [], 'More run.py flags for every run, comma-separated '
                   '(e.g. --iterations=3,--epochs=2); a value cannot contain a comma.')
@@ -53,7 +53,7 @@ def random_thresholds(count: int, seed: int) -> list[float]:
 
 
 def planned_runs(n_labeled: int, thresholds: list[float], seeds: list[int],
-                 extra: list[str], recipe: str = 'seed') -> list[sweep.Run]:
+                 extra: list[str], recipe: str = 'case_study') -> list[sweep.Run]:
   # Seed-major, so an interrupted sweep already covers every threshold.
   return [sweep.Run(f'n{n_labeled}-t{threshold}-s{seed}',
                     (f'--recipe={recipe}', f'--n_labeled={n_labeled}',

@@ -9,6 +9,7 @@ from pl_jax import select
 from conftest import own_arrays
 
 
+@pytest.mark.slow
 def test_self_train_on_arrays(mnist, tmp_path):
   arrays, true_labels = own_arrays(mnist, n_train=400, n_labeled=60, n_test=100)
   result = pl_jax.self_train(
@@ -35,6 +36,7 @@ def test_self_train_on_arrays(mnist, tmp_path):
   assert len(csv_lines) == 401 and csv_lines[1].split(',')[2].startswith('digit')
 
 
+@pytest.mark.slow
 def test_without_test_split_warns(mnist):
   arrays, _ = own_arrays(mnist, n_train=200, n_labeled=30)
   lines = []
@@ -45,6 +47,7 @@ def test_without_test_split_warns(mnist):
   assert result.record['iterations'][0]['test_calibration'] is None
 
 
+@pytest.mark.slow
 def test_manual_labels_join_the_human_ones(mnist):
   arrays, true_labels = own_arrays(mnist, n_train=200, n_labeled=30)
   manual = np.full(200, -1)

@@ -11,6 +11,7 @@ from conftest import assert_one_line_error, run_script
 from pl_jax import loop, recipes
 
 
+@pytest.mark.slow
 def test_table_of_a_group(small_mnist, mnist, tmp_path):
   results = []
   for seed in (0, 1):

@@ -70,6 +70,7 @@ def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
   assert not [f for f in os.listdir(tmp_path) if f.startswith('.tmp')]
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(small_mnist):
   config = recipes.make_config('case_study', n_labeled=100, threshold=0.8, iterations=2, epochs=1, min_steps=20,
                        frozen=())
@@ -105,6 +106,7 @@ def test_oracle_metrics_are_labelled_so_in_the_docs():
     assert f'`{name}` (oracle)' in docs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('selection', ['balanced', 'threshold'])
 def test_every_setting_together_compiles_once(small_mnist, selection):
   """The default recipe's settings (revisable, balanced or capped threshold
@@ -139,6 +141,7 @@ def test_every_setting_together_compiles_once(small_mnist, selection):
   assert (np.asarray(labels.iteration)[source == select.PSEUDO] == 3).all()
 
 
+@pytest.mark.slow
 def test_the_last_iteration_trains_final_epochs(small_mnist):
   # A threshold at chance selects every candidate, and with revise every
   # non-human example stays one: iteration 2 is the last by its number.
@@ -154,6 +157,7 @@ def test_the_last_iteration_trains_final_epochs(small_mnist):
   assert [row['epochs'] for row in rows] == [3]
 
 
+@pytest.mark.slow
 def test_final_models_predict_by_their_mean_softmax(small_mnist, tmp_path):
   """A run with final_models=3 leaves the last model and two more trained from
   fresh starts; its test accuracy, its predictor and a resume are their

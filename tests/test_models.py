@@ -40,6 +40,7 @@ def test_cnn_takes_any_size_channels_and_classes():
   chex.assert_shape(model.apply({'params': params}, images), (2, 3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('shape', [(2, 26, 26, 3), (2, 11, 11, 4), (1, 5, 8, 1)])
 def test_max_pool_2x2_equals_flax_max_pool_with_its_gradient(shape):
   # Small integers give many tied maxima: the gradient must go to the first
@@ -54,6 +55,7 @@ def test_max_pool_2x2_equals_flax_max_pool_with_its_gradient(shape):
   np.testing.assert_array_equal(pool_vjp(grad)[0], expected_vjp(grad)[0])
 
 
+@pytest.mark.slow
 def test_conv_equals_flax_conv_with_its_gradients():
   x = jax.random.normal(jax.random.PRNGKey(0), (4, 13, 12, 5))
   ours, theirs = models.Conv(7), nn.Conv(7, (3, 3), padding='VALID')
@@ -70,6 +72,7 @@ def test_conv_equals_flax_conv_with_its_gradients():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_ensemble_applies_as_the_log_of_its_members_mean_softmax():
   model = models.CNN(num_classes=10)
   images = jax.random.randint(jax.random.PRNGKey(0), (5, 28, 28, 1), 0, 256).astype(jnp.uint8)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 FLAGS = ['--n_labeled=100', '--threshold=0.9', '--iterations=2', '--epochs=1',
@@ -28,6 +29,7 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(mnist, tmp_path):
   del mnist  # Cached before the subprocesses need it.
   single = launch(tmp_path / 'single', 4)

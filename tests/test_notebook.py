@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import sys
 import types
+import pytest
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 NOTEBOOK = os.path.join(ROOT, 'notebooks', 'colab_tpu.ipynb')
@@ -39,6 +40,7 @@ def test_notebook_installs_the_tpu_runtime_and_never_holds_the_tpu_itself():
   assert not any(line.startswith(('import jax', 'from jax')) for line in lines)
 
 
+@pytest.mark.slow
 def test_notebook_run_and_report_on_8_devices(mnist, tmp_path, monkeypatch):
   del mnist  # Cached before the subprocess needs it.
   cells = load_cells()

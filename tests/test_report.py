@@ -176,6 +176,7 @@ def thresholds(lines) -> list[float]:
           if flag.startswith('--threshold=')]
 
 
+@pytest.mark.slow
 def test_sweep_threshold_random_plan_is_reproducible_and_in_range():
   _, first = plan('--random=6', '--n_labeled=100', '--seeds=0')
   _, again = plan('--random=6', '--n_labeled=100', '--seeds=0')

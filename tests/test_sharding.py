@@ -12,6 +12,7 @@ ROOT = os.path.join(os.path.dirname(__file__), '..')
 SCRIPT = '''
 import json
 import jax, numpy as np
+import pytest
 from pl_jax import data, loop, recipes, user_data
 from tests.conftest import own_arrays
 arrays, _ = own_arrays(data.load_dataset("mnist"), n_train=512, n_labeled=128, n_test=256)
@@ -48,6 +49,7 @@ def run_on(devices: int) -> dict:
   return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_eight_devices_match_one():
   one, eight = run_on(1), run_on(8)
   assert one['devices'] == 1 and eight['devices'] == 8

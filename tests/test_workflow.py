@@ -39,6 +39,7 @@ def comparable(workdir):
   return results
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(own_npz, tmp_path):
   path, _ = own_npz
   # Warm-started with a moving average: both must come back from the checkpoint.
@@ -80,6 +81,7 @@ def test_killed_run_resumes_to_the_same_result(own_npz, tmp_path):
   assert json.loads(results.read_text())['config']['threshold'] == 0.8
 
 
+@pytest.mark.slow
 def test_review_manual_labels_and_predict(own_folder, tmp_path, mnist):
   from conftest import own_arrays  # pylint: disable=g-import-not-at-top
   _, true_labels = own_arrays(mnist, n_train=300, n_labeled=60, n_test=60)
