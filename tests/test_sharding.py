@@ -6,13 +6,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 SCRIPT = '''
 import json
 import jax, numpy as np
-import pytest
 from pl_jax import data, loop, recipes, user_data
 from tests.conftest import own_arrays
 arrays, _ = own_arrays(data.load_dataset("mnist"), n_train=512, n_labeled=128, n_test=256)
