@@ -56,6 +56,9 @@ RUN_OPTIONS = (
      'default $PL_JAX_DATA_DIR or ~/tensorflow_datasets.'),
     (flags.DEFINE_bool, 'offline', False, 'Never download: use only data already under '
      '--data_dir (or installed Debian files).'),
+    (flags.DEFINE_bool, 'test_split', True, 'Score the data set\'s test split every '
+     'iteration; --notest_split leaves it unread (runs that choose a setting: they see '
+     'the validation split only).'),
     (flags.DEFINE_string, 'workdir', None, 'Run directory for results.json and labels.npz; '
      'default runs/<dataset>-n<n_labeled>-t<threshold>-s<seed>-<time>.'),
     (flags.DEFINE_bool, 'progress', True, 'Show a progress bar while training.'),
@@ -119,9 +122,9 @@ def flag_errors() -> list[str]:
       (own_data or FLAGS.dataset in data.DATASETS,
        f'--dataset must be one of {", ".join(data.DATASETS)}, npz:PATH or folder:PATH, '
        f'got {FLAGS.dataset!r}'),
-      (own_data or FLAGS.n_labeled <= data.TRAIN_SIZE,
-       f'--n_labeled must be at most {data.TRAIN_SIZE} on {FLAGS.dataset}, '
-       f'got {FLAGS.n_labeled}'),
+      (own_data or FLAGS.n_labeled + FLAGS.validation <= data.TRAIN_SIZE,
+       f'--n_labeled plus --validation must be at most {data.TRAIN_SIZE} on {FLAGS.dataset}, '
+       f'got {FLAGS.n_labeled + FLAGS.validation}'),
       (FLAGS.cpu_devices >= 0, f'--cpu_devices must be >= 0, got {FLAGS.cpu_devices}'),
       (FLAGS.cpu_devices <= 0 or (FLAGS.batch_size % FLAGS.cpu_devices == 0
                                   and FLAGS.score_chunk_size % FLAGS.cpu_devices == 0),
@@ -274,6 +277,8 @@ def run(config: config_lib.Config, workdir: str, primary: bool) -> None:
   from pl_jax import loop, report, review, select  # pylint: disable=g-import-not-at-top
   say = print if primary else lambda *args, **kwargs: None
   dataset, initial = load_data(config)
+  if not FLAGS.test_split:
+    dataset = dataclasses.replace(dataset, test_images=None, test_labels=None)
   n_human = int((np.asarray(initial.source) == select.HUMAN).sum())
   test = len(dataset.test_labels) if dataset.has_test else 'none'
   say(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '

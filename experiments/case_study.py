@@ -68,6 +68,7 @@ def summary() -> str:
 
 def main(argv):
   del argv
+  FLAGS.seeds = sweep.check_rows_and_seeds('case_study.py', FLAGS.rows, ROWS, FLAGS.seeds)
   sweep.run_and_tabulate(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir, summary,
                          FLAGS.benchmarks, 'case_study', FLAGS.summarize_only)
 

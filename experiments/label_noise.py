@@ -63,7 +63,7 @@ def label_sets(labels: np.ndarray, source: np.ndarray,
   labels, source: a run's labels.npz (the labels in use and where they came
   from); true_labels: int[N]. Both sets label exactly the same examples.
   """
-  labeled = source != select.NONE
+  labeled = (source == select.HUMAN) | (source == select.PSEUDO)
   return {'as_labeled': np.where(labeled, labels, -1).astype(np.int64),
           'true_labels': np.where(labeled, true_labels.astype(np.int64), -1)}
 

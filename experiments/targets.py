@@ -69,7 +69,7 @@ def last_model_alone(results: list[dict]) -> str:
 
 def main(argv):
   del argv
-  sweep.check_rows_and_seeds('targets.py', FLAGS.rows, ROWS, FLAGS.seeds)
+  FLAGS.seeds = sweep.check_rows_and_seeds('targets.py', FLAGS.rows, ROWS, FLAGS.seeds)
   sweep.run_and_tabulate(planned_runs(), FLAGS.runs_dir, summary, FLAGS.benchmarks, 'targets',
                          FLAGS.summarize_only, FLAGS.parallel)
 

@@ -75,6 +75,12 @@ class Config:
   stratified: bool = setting(False, 'Draw n_labeled / num_classes labels per class.', 'labels')
   seed: int = setting(0, 'Seeds the labeled draw, the model inits, the shuffling and '
                       'the augmentation.', 'labels', AT_LEAST_0)
+  # 0 for a user's run (a person with 100 labels does not have 10,000 more);
+  # every script that chooses a setting holds out MNIST's standard 10,000.
+  validation: int = setting(0, 'Labeled examples held out of training as the validation '
+                            'split that choices are made on: the last N of a benchmark\'s '
+                            'training set, or N of your labeled examples; never trained on, '
+                            'pseudo-labeled or in the pool.', 'labels', AT_LEAST_0)
   # Training.
   epochs: int = setting(1, 'Epochs over the current training set per iteration.',
                         'training', AT_LEAST_1)

@@ -333,6 +333,28 @@ def _load_fashion_mnist_debian(data_dir: str, offline: bool,
 # --------------------------------------------------------------------------- split
 
 
+def split_validation(labels: np.ndarray, n_validation: int, is_benchmark: bool,
+                     seed: int) -> np.ndarray:
+  """The examples held out as the validation split: bool[N].
+
+  A benchmark's last n_validation training examples (MNIST's standard split for
+  10,000); of a user's data, n_validation of its labeled examples (label >= 0),
+  drawn by the seed. labels: int[N], -1 for unlabeled.
+  """
+  held_out = np.zeros(len(labels), bool)
+  if n_validation == 0:
+    return held_out
+  candidates = np.arange(len(labels)) if is_benchmark else np.flatnonzero(labels >= 0)
+  if n_validation >= len(candidates):
+    raise DataError(f'--validation={n_validation} leaves no labeled example to train on '
+                    f'({len(candidates)} {"examples" if is_benchmark else "labeled ones"})')
+  if is_benchmark:
+    held_out[candidates[-n_validation:]] = True
+  else:
+    held_out[np.random.default_rng(seed).permutation(candidates)[:n_validation]] = True
+  return held_out
+
+
 def split_labeled(labels: np.ndarray, n_labeled: int, seed: int, stratified: bool = False,
                   num_classes: int = NUM_CLASSES) -> np.ndarray:
   """Chooses the human-labeled examples; the rest form the unlabeled pool.

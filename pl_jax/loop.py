@@ -80,6 +80,9 @@ class Run:
   replicated: NamedSharding
   images: jax.Array  # uint8[N, H, W, C]
   test_images: jax.Array | None  # uint8[M, H, W, C]
+  # The held-out examples (config.validation), uint8[V, H, W, C] and int[V].
+  validation_images: jax.Array | None
+  validation_labels: np.ndarray | None
   progress: bool
 
   @property
@@ -89,25 +92,27 @@ class Run:
 
 
 class Training(NamedTuple):
-  """What train_iteration reports: each epoch's mean loss, and its wall seconds
-  with the part spent compiling."""
+  """What train_iteration reports: each epoch's mean loss, the images trained on
+  (examples times epochs), and its wall seconds with the part spent compiling."""
   losses: list[float]
+  images: int
   seconds: float
   compile_seconds: float
 
 
 class Scoring(NamedTuple):
   """What score_iteration reports, on the host. params: the model that scored;
-  confidence, predicted, margin: [N] each; test_confidence, test_predicted:
-  [M] or None without a test split; candidates, selected: bool[N]."""
+  confidence, predicted, margin: [N] each; figures: the test and validation
+  figures (predictor_figures); candidates, selected: bool[N]; images: how many
+  it scored (views counted)."""
   params: Any
   confidence: np.ndarray
   predicted: np.ndarray
   margin: np.ndarray
-  test_confidence: np.ndarray | None
-  test_predicted: np.ndarray | None
+  figures: dict
   candidates: np.ndarray
   selected: np.ndarray
+  images: int
   seconds: float
   compile_seconds: float
 
@@ -131,15 +136,25 @@ def initial_label_state(dataset: data_types.Dataset, config: Config,
     previous: a finished run's labels; its pseudo-labels are kept (else the
       procedure restarts from the human labels alone, as the case study advises).
   """
+  held_out = data.split_validation(dataset.train_labels, config.validation,
+                                   dataset.is_benchmark, config.seed)
   if dataset.is_benchmark:
-    human = data.split_labeled(dataset.train_labels, config.n_labeled, config.seed,
-                               config.stratified, dataset.num_classes)
+    # The labeled draw comes from what the validation split leaves (the first
+    # N - validation), so validation=0 draws as before it existed.
+    kept = len(held_out) - config.validation
+    human = np.zeros(len(held_out), bool)
+    try:
+      human[:kept] = data.split_labeled(dataset.train_labels[:kept], config.n_labeled,
+                                        config.seed, config.stratified, dataset.num_classes)
+    except ValueError as e:
+      raise data_types.DataError(f'--n_labeled: {e}') from None
     labels = np.where(human, dataset.train_labels, data_types.UNLABELED)
   else:
     labels = dataset.train_labels
   if manual_labels is not None:
     labels = np.where(manual_labels != data_types.UNLABELED, manual_labels, labels)
-  state = select.LabelState.from_human(labels, labels != data_types.UNLABELED)
+  state = select.LabelState.from_human(labels, labels != data_types.UNLABELED,
+                                       held_out if config.validation else None)
   if previous is not None:
     keep = (np.asarray(previous.source) == select.PSEUDO) & np.asarray(state.in_pool)
     state = select.LabelState(**{
@@ -158,9 +173,11 @@ def recipe(dataset: data_types.Dataset, config: Config, initial: select.LabelSta
           'dataset': dataset.name, 'initial_labels_sha256': digest.hexdigest()}
 
 
-def prepare(dataset: data_types.Dataset, config: Config, progress: bool) -> Run:
+def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelState,
+            progress: bool) -> Run:
   """The run's fixed parts: data parallel over every device (one device: the
   same code, no-op), the model state replicated on every device of every host."""
+  held_out = np.asarray(initial.source) == select.VALIDATION
   mesh = sharding.data_mesh()
   sharding.check_divisible(config.batch_size, mesh, 'batch_size')
   sharding.check_divisible(config.score_chunk_size, mesh, 'score_chunk_size')
@@ -177,6 +194,9 @@ def prepare(dataset: data_types.Dataset, config: Config, progress: bool) -> Run:
       images=jax.device_put(dataset.train_images, replicated),
       test_images=(jax.device_put(dataset.test_images, replicated)
                    if dataset.has_test else None),
+      validation_images=(jax.device_put(dataset.train_images[held_out], replicated)
+                         if held_out.any() else None),
+      validation_labels=dataset.train_labels[held_out] if held_out.any() else None,
       progress=progress)
 
 
@@ -215,7 +235,8 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
   log: receives one line per iteration (and notes on resuming).
   """
   initial = initial_label_state(dataset, config) if initial is None else initial
-  run = prepare(dataset, config, progress)
+  start = time.perf_counter()
+  run = prepare(dataset, config, initial, progress)
   record = new_record(run, initial, run_config)
   label_state, train_state, first = initial, None, 1
   if workdir is not None:
@@ -229,6 +250,8 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
       first = done + 1
   if not dataset.has_test and first == 1:
     log('warning: no test split, so no reality check: test metrics are absent')
+  # Wall seconds since the run began, over every resumption.
+  clock_offset = record['iterations'][-1].get('wall_seconds', 0) if record['iterations'] else 0
 
   ensemble_params = None  # Set where the run ends, with config.final_models > 1.
   for iteration in range(first, config.iterations + 1):
@@ -238,9 +261,9 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
     label_state = adopt(config, label_state, scoring, iteration)
     record['stop_reason'] = stop_reason(row, iteration, config.iterations)
     if record['stop_reason'] is not None and config.final_models > 1:
-      ensemble_params, ensemble_figures = train_final_models(
-          run, label_state, scoring.params, row['test_accuracy'])
+      ensemble_params, ensemble_figures = train_final_models(run, label_state, scoring)
       row.update(ensemble_figures)
+    row['wall_seconds'] = round(clock_offset + time.perf_counter() - start, 3)
     record['iterations'].append(row)
     record['final_test_accuracy'] = row['test_accuracy']
     if workdir is not None:
@@ -295,13 +318,14 @@ def train_iteration(run: Run, train_state: train.TrainState | None,
     train_state, losses = train_model(run, train_state, label_state,
                                       last_epochs(config) if last else config.epochs,
                                       run.streams.shuffle(iteration), f'iteration {iteration}')
-  return train_state, Training(losses, time.perf_counter() - start, compiling.seconds)
+  images = len(losses) * int(np.sum(label_state.train_mask))
+  return train_state, Training(losses, images, time.perf_counter() - start, compiling.seconds)
 
 
 def score_iteration(run: Run, train_state: train.TrainState, label_state: select.LabelState,
                     iteration: int) -> Scoring:
-  """Score and select: the model's confidence on every training and test
-  example, and the candidates the selection rule takes."""
+  """Score and select: the model's confidence on every training example, its
+  test and validation figures, and the candidates the selection rule takes."""
   config = run.config
   start = time.perf_counter()
   with timing.CompileClock() as compiling:
@@ -309,30 +333,36 @@ def score_iteration(run: Run, train_state: train.TrainState, label_state: select
     scores = score.score(run.model.apply, params, run.images, config.score_chunk_size,
                          run.options.sharding, config.augmentation, config.score_views,
                          run.streams.views(iteration))
-    test_scores = score_test(run, run.model.apply, params)
+    figures = predictor_figures(run, run.model.apply, params)
     candidates = candidates_of(label_state, config)
     selected = choose(config, scores, candidates, run.dataset.num_classes, iteration)
-    (confidence, predicted, margin), (test_confidence, test_predicted), selected, candidates = (
-        jax.device_get((scores, test_scores, selected, candidates)))
-  return Scoring(params, confidence, predicted, margin, test_confidence, test_predicted,
-                 candidates, selected, time.perf_counter() - start, compiling.seconds)
+    (confidence, predicted, margin), selected, candidates = jax.device_get(
+        (scores, selected, candidates))
+  images = len(confidence) * (1 + config.score_views) + held_out_images(run)
+  return Scoring(params, confidence, predicted, margin, figures, candidates, selected, images,
+                 time.perf_counter() - start, compiling.seconds)
 
 
-def score_test(run: Run, apply_fn: Callable[..., jax.Array],
-               params: Any) -> tuple[jax.Array | None, jax.Array | None]:
-  """A predictor's (confidence, predicted) on the test set, [M] each; Nones
-  without a test split."""
-  if run.test_images is None:
-    return None, None
-  confidence, predicted, _ = score.score(apply_fn, params, run.test_images,
-                                         run.config.score_chunk_size, run.options.sharding)
-  return confidence, predicted
+def held_out_images(run: Run) -> int:
+  """How many images a predictor's figures score: the test and validation sets."""
+  return sum(len(images) for images in (run.test_images, run.validation_images)
+             if images is not None)
 
 
-def test_figures(run: Run, apply_fn: Callable[..., jax.Array], params: Any) -> dict:
-  """A predictor's test accuracy and calibration (metrics.test_metrics)."""
-  confidence, predicted = jax.device_get(score_test(run, apply_fn, params))
-  return metrics.test_metrics(run.dataset.test_labels, confidence, predicted)
+def predictor_figures(run: Run, apply_fn: Callable[..., jax.Array], params: Any) -> dict:
+  """A predictor's test accuracy and calibration (metrics.test_metrics) and its
+  validation accuracy (None without those splits), each image scored alone."""
+  def predicted(images):
+    if images is None:
+      return None, None
+    confidence, predicted, _ = score.score(apply_fn, params, images,
+                                           run.config.score_chunk_size, run.options.sharding)
+    return confidence, predicted
+  (test_confidence, test_predicted), (_, validation_predicted) = jax.device_get(
+      (predicted(run.test_images), predicted(run.validation_images)))
+  return {**metrics.test_metrics(run.dataset.test_labels, test_confidence, test_predicted),
+          'validation_accuracy': (None if run.validation_labels is None else
+                                  metrics.accuracy(validation_predicted, run.validation_labels))}
 
 
 def iteration_row(run: Run, iteration: int, label_state: select.LabelState,
@@ -343,11 +373,12 @@ def iteration_row(run: Run, iteration: int, label_state: select.LabelState,
           **metrics.iteration_metrics(
               label_state=label_state, candidates=scoring.candidates,
               true_labels=run.true_labels, confidence=scoring.confidence,
-              predicted=scoring.predicted, selected=scoring.selected,
-              test_labels=run.dataset.test_labels, test_confidence=scoring.test_confidence,
-              test_predicted=scoring.test_predicted),
+              predicted=scoring.predicted, selected=scoring.selected),
+          **scoring.figures,
           'epochs': len(training.losses),
           'final_loss': training.losses[-1],
+          'images_trained': training.images,
+          'images_scored': scoring.images,
           # Wall seconds of each phase, compilation apart (a split that adds up).
           'train_seconds': round(training.seconds - training.compile_seconds, 3),
           'score_seconds': round(scoring.seconds - scoring.compile_seconds, 3),
@@ -363,26 +394,31 @@ def adopt(config: Config, label_state: select.LabelState, scoring: Scoring,
                 iteration)
 
 
-def train_final_models(run: Run, label_state: select.LabelState, last_params: Any,
-                       last_accuracy: float | None) -> tuple[Any, dict]:
+def train_final_models(run: Run, label_state: select.LabelState,
+                       last: Scoring) -> tuple[Any, dict]:
   """Where the run ends: final_models - 1 more models from fresh starts on the
   labels it leaves. Returns their stacked params with the last model's, and
-  the row's test figures as the ensemble's (each model's beside them)."""
+  the row's test and validation figures as the ensemble's (the last model's
+  and each model's test accuracy beside them)."""
   start = time.perf_counter()
-  members = [last_params]
+  members, images = [last.params], 0
   for member in range(1, run.config.final_models):
-    member_state, _ = train_model(run, new_model(run, run.streams.final_init(member)),
-                                  label_state, last_epochs(run.config),
-                                  run.streams.final_shuffle(member), f'final model {member + 1}')
+    member_state, losses = train_model(
+        run, new_model(run, run.streams.final_init(member)), label_state,
+        last_epochs(run.config), run.streams.final_shuffle(member), f'final model {member + 1}')
     members.append(train.evaluation_params(member_state))
+    images += len(losses) * int(np.sum(label_state.train_mask))
   ensemble_params = models.stack_params(members)
-  each = [last_accuracy, *(test_figures(run, run.model.apply, params)['test_accuracy']
-                           for params in members[1:])]
-  return ensemble_params, {**test_figures(run, models.Ensemble(run.model.apply),
-                                          ensemble_params),
-                           'test_accuracy_last_model': last_accuracy,
-                           'test_accuracy_final_models': each,
-                           'final_models_seconds': round(time.perf_counter() - start, 3)}
+  each = [last.figures['test_accuracy'], *(
+      predictor_figures(run, run.model.apply, params)['test_accuracy']
+      for params in members[1:])]
+  return ensemble_params, {
+      **predictor_figures(run, models.Ensemble(run.model.apply), ensemble_params),
+      'test_accuracy_last_model': last.figures['test_accuracy'],
+      'validation_accuracy_last_model': last.figures['validation_accuracy'],
+      'test_accuracy_final_models': each,
+      'images_trained_final_models': images,
+      'final_models_seconds': round(time.perf_counter() - start, 3)}
 
 
 def save_iteration(workdir: str, run: Run, iteration: int, train_state: train.TrainState,
@@ -406,8 +442,8 @@ def finished_result(run: Run, workdir: str, train_state: train.TrainState,
 
 def candidates_of(label_state: select.LabelState, config: Config) -> jax.Array:
   """bool[N]: who an iteration may pseudo-label: the pool, or with config.revise
-  every example without a human label."""
-  return (label_state.source != select.HUMAN) if config.revise else label_state.in_pool
+  every example without a human label (held-out ones never)."""
+  return label_state.revisable if config.revise else label_state.in_pool
 
 
 def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
@@ -506,7 +542,7 @@ def labels_csv(label_arrays: dict[str, np.ndarray], dataset: data_types.Dataset)
   for i, (label, source, iteration, confidence) in enumerate(zip(
       label_arrays['labels'], label_arrays['source'], label_arrays['iteration'],
       label_arrays['confidence'])):
-    known = source != select.NONE
+    known = source in (select.HUMAN, select.PSEUDO)
     writer.writerow([
         i, names[i] if names else i,
         (dataset.class_names[label] if dataset.class_names else int(label)) if known else '',
@@ -524,10 +560,13 @@ def format_iteration(row: dict) -> str:
   return (f"iter {row['iteration']:2d} | train {row['n_train']:6d} "
           f"({row['n_pseudo']} pseudo, labels {_percent(row['train_label_accuracy'])} "
           f"correct) | test {_percent(row['test_accuracy'])}"
+          + (f" validation {_percent(row['validation_accuracy'])}"
+             if row.get('validation_accuracy') is not None else '')
           + (f" ({len(row['test_accuracy_final_models'])} models; last alone "
              f"{_percent(row['test_accuracy_last_model'])})"
              if 'test_accuracy_final_models' in row else '')
           + f" | pool {row['pool_size']:6d} "
           f"-> selected {row['n_selected']:6d} ({_percent(row['selected_accuracy'])} "
           f"correct) | {row['train_seconds']:.0f}s train, {row['score_seconds']:.1f}s score"
-          + (f", {row['compile_seconds']:.1f}s compile" if row.get('compile_seconds') else ''))
+          + (f", {row['compile_seconds']:.1f}s compile" if row.get('compile_seconds') else '')
+          + f" | {row['wall_seconds']:.0f}s so far")

@@ -83,12 +83,12 @@ def test_metrics(test_labels: np.ndarray | None, test_confidence: np.ndarray | N
 
 def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray | None = None,
                       true_labels: np.ndarray | None,
-                      confidence: np.ndarray, predicted: np.ndarray, selected: np.ndarray,
-                      test_labels: np.ndarray | None, test_confidence: np.ndarray | None,
-                      test_predicted: np.ndarray | None) -> dict:
-  """What one iteration did: its training set, its model, its selection.
+                      confidence: np.ndarray, predicted: np.ndarray,
+                      selected: np.ndarray) -> dict:
+  """What one iteration did: its training set, its model, its selection (the
+  predictor's test and validation figures come from test_metrics and the loop).
 
-  Metrics that need what a run does not have (hidden truth, a test split) are None.
+  Metrics that need what a run does not have (hidden truth) are None.
 
   label_state: the labels the model of this iteration was trained on.
   candidates: bool[N], the examples the selection considered: the pool, and
@@ -97,12 +97,11 @@ def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray 
   confidence, predicted: float32[N], int32[N], this model's confidence and
     prediction for every training example.
   selected: bool[N], the pool examples it selected.
-  test_labels, test_predicted: int32[M]; test_confidence: float32[M]; or None.
   """
   oracle = (lambda metric: metric()) if true_labels is not None else (lambda metric: None)
   source = np.asarray(label_state.source)
   labels_in_use = np.asarray(label_state.labels)
-  train = source != select.NONE
+  train = (source == select.HUMAN) | (source == select.PSEUDO)
   pool = source == select.NONE if candidates is None else np.asarray(candidates)
   return {
       'n_train': int(train.sum()),
@@ -110,7 +109,6 @@ def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray 
       'n_pseudo': int((source == select.PSEUDO).sum()),
       'train_label_accuracy': oracle(lambda: accuracy(labels_in_use, true_labels, train)),
       'train_accuracy': accuracy(predicted, labels_in_use, train),
-      **test_metrics(test_labels, test_confidence, test_predicted),
       'pool_size': int(pool.sum()),
       'pool_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool)),
       'n_selected': int(selected.sum()),

@@ -10,17 +10,18 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-# Values of LabelState.source.
-NONE, HUMAN, PSEUDO = 0, 1, 2
-SOURCE_NAMES = ('none', 'human', 'pseudo')
+# Values of LabelState.source. VALIDATION: held out (config.validation), never
+# trained on, pseudo-labeled or in the pool; only measured.
+NONE, HUMAN, PSEUDO, VALIDATION = 0, 1, 2, 3
+SOURCE_NAMES = ('none', 'human', 'pseudo', 'validation')
 
 
 @struct.dataclass
 class LabelState:
   """The label of every training example and where it came from. All [N].
 
-  labels: int32, the label in use; -1 while in the pool.
-  source: int8, NONE / HUMAN / PSEUDO.
+  labels: int32, the label in use; -1 while in the pool or held out.
+  source: int8, NONE / HUMAN / PSEUDO / VALIDATION.
   iteration: int32, the iteration whose model selected the pseudo-label (it is
     trained on from the next iteration); 0 for human labels, -1 in the pool.
   confidence: float32, the model's confidence when it selected the label; NaN
@@ -32,17 +33,29 @@ class LabelState:
   confidence: jax.Array
 
   @classmethod
-  def from_human(cls, true_labels: np.ndarray, labeled: np.ndarray) -> 'LabelState':
-    """Human labels where `labeled` (bool[N]) is set; everything else is pool."""
+  def from_human(cls, true_labels: np.ndarray, labeled: np.ndarray,
+                 held_out: np.ndarray | None = None) -> 'LabelState':
+    """Human labels where `labeled` (bool[N]) is set, the examples `held_out`
+    (bool[N]) set aside for validation; everything else is pool."""
+    labeled = labeled & ~held_out if held_out is not None else labeled
+    source = jnp.where(labeled, HUMAN, NONE)
+    if held_out is not None:
+      source = jnp.where(held_out, VALIDATION, source)
     return cls(labels=jnp.where(labeled, true_labels, -1).astype(jnp.int32),
-               source=jnp.where(labeled, HUMAN, NONE).astype(jnp.int8),
+               source=source.astype(jnp.int8),
                iteration=jnp.where(labeled, 0, -1).astype(jnp.int32),
                confidence=jnp.full(labeled.shape, jnp.nan, jnp.float32))
 
   @property
   def train_mask(self) -> jax.Array:
     """bool[N]: the examples with a label in use."""
-    return self.source != NONE
+    return (self.source == HUMAN) | (self.source == PSEUDO)
+
+  @property
+  def revisable(self) -> jax.Array:
+    """bool[N]: the examples whose label a model may give or take back (with
+    revisable pseudo-labels): neither human-labeled nor held out."""
+    return (self.source == NONE) | (self.source == PSEUDO)
 
   @property
   def in_pool(self) -> jax.Array:
@@ -124,17 +137,18 @@ def curriculum_per_class(n_candidates: int, num_classes: int, iteration: int,
 @jax.jit
 def relabel(state: LabelState, selected: jax.Array, predicted: jax.Array,
             confidence: jax.Array, iteration: int | jax.Array) -> LabelState:
-  """Revisable pseudo-labels: every non-human example gets this iteration's
-  verdict: the selected ones its prediction, the others go back to the pool.
+  """Revisable pseudo-labels: every example without a human label (and not held
+  out) gets this iteration's verdict: the selected ones its prediction, the
+  others go back to the pool.
 
-  selected: bool[N] (human rows are ignored); predicted: int32[N]; confidence:
+  selected: bool[N] (human and held-out rows are ignored); predicted: int32[N]; confidence:
   float32[N].
   """
-  human = state.source == HUMAN
-  adopt = selected & ~human
+  fixed = (state.source == HUMAN) | (state.source == VALIDATION)
+  adopt = selected & ~fixed
   return LabelState(
-      labels=jnp.where(human, state.labels, jnp.where(adopt, predicted, -1)),
-      source=jnp.where(human, state.source, jnp.where(adopt, jnp.int8(PSEUDO), jnp.int8(NONE))),
-      iteration=jnp.where(human, state.iteration,
+      labels=jnp.where(fixed, state.labels, jnp.where(adopt, predicted, -1)),
+      source=jnp.where(fixed, state.source, jnp.where(adopt, jnp.int8(PSEUDO), jnp.int8(NONE))),
+      iteration=jnp.where(fixed, state.iteration,
                           jnp.where(adopt, iteration, -1)).astype(jnp.int32),
-      confidence=jnp.where(human, state.confidence, jnp.where(adopt, confidence, jnp.nan)))
+      confidence=jnp.where(fixed, state.confidence, jnp.where(adopt, confidence, jnp.nan)))

@@ -145,23 +145,38 @@ def mean_std(values, unit: str = ' %') -> str:
   return f'{100 * np.mean(values):.2f} +- {100 * np.std(values, ddof=1):.2f}{unit}'
 
 
-def check_rows_and_seeds(script: str, rows, known_rows, seeds) -> None:
-  """Exits with code 2 and a one-line error if a row is unknown or a tuning
-  seed is among the seeds of a reported table."""
+def canonical_seeds(script: str, seeds) -> list[str]:
+  """The seeds as the integers they name ('0100' -> '100'); exits with code 2 and
+  a one-line error for one that is not a non-negative integer."""
+  try:
+    values = [int(seed) for seed in seeds]
+  except ValueError:
+    fail(script, f'--seeds must be non-negative integers, got {",".join(seeds)}')
+  if any(value < 0 for value in values):
+    fail(script, f'--seeds must be non-negative integers, got {",".join(seeds)}')
+  return [str(value) for value in values]
+
+
+def check_rows_and_seeds(script: str, rows, known_rows, seeds) -> list[str]:
+  """The seeds of a reported table, canonical; exits with code 2 and a one-line
+  error if a row is unknown or a tuning seed is among them (as integers)."""
+  seeds = canonical_seeds(script, seeds)
   unknown = set(rows) - set(known_rows)
   tuned = sorted(set(seeds) & {str(seed) for seed in TUNING_SEEDS})
   if unknown or tuned:
     fail(script, f'unknown rows {sorted(unknown)}' if unknown else
          f'seed {", ".join(tuned)} is for tuning '
          f'({", ".join(map(str, TUNING_SEEDS))}); report other seeds')
+  return seeds
 
 
-def outcome_cells(results: list[dict]) -> str:
+def outcome_cells(results: list[dict], metric: str = 'test_accuracy') -> str:
   """The table cells the sweeps share, over runs' results.json (each with an
-  iteration done): final test accuracy, the best iteration's, the share of
-  correct training labels at the end (mean +- std each), the mean wall minutes."""
-  last = [r['iterations'][-1]['test_accuracy'] for r in results]
-  best = [max(it['test_accuracy'] for it in r['iterations']) for r in results]
+  iteration done): the final `metric` (test or validation accuracy), the best
+  iteration's, the share of correct training labels at the end (mean +- std
+  each), the mean wall minutes."""
+  last = [r['iterations'][-1][metric] for r in results]
+  best = [max(it[metric] for it in r['iterations']) for r in results]
   labels = [r['iterations'][-1]['train_label_accuracy'] for r in results]
   return (f'{mean_std(last)} | {mean_std(best)} | {mean_std(labels)} '
           f'| {mean_minutes(results)}')

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from pl_jax import config as config_lib
-from pl_jax import loop, metrics, models, predict, recipes, select, timing
+from pl_jax import data_types, loop, metrics, models, predict, recipes, score, select, timing
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
               'selected_accuracy', 'n_rejected', 'rejected_accuracy', 'train_seconds',
               'score_seconds', 'compile_seconds', 'epochs', 'final_loss', 'test_calibration',
-              'pool_confidence_histogram'}
+              'pool_confidence_histogram', 'validation_accuracy', 'images_trained',
+              'images_scored', 'wall_seconds'}
 
 # Every layer trained and 40 steps, enough to select something each iteration.
 TINY = recipes.make_config('case_study', n_labeled=300, threshold=0.9, iterations=3,
@@ -56,7 +57,7 @@ def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
   assert rows[0]['test_accuracy'] > 0.5  # 300 real labels, one epoch: it learned.
 
   labels = np.load(tmp_path / 'labels.npz')
-  assert labels['source_names'].tolist() == ['none', 'human', 'pseudo']
+  assert labels['source_names'].tolist() == ['none', 'human', 'pseudo', 'validation']
   source, iteration = labels['source'], labels['iteration']
   assert (source == select.HUMAN).sum() == 300
   assert (source == select.PSEUDO).sum() == rows[-1]['n_pseudo'] + rows[-1]['n_selected']
@@ -88,6 +89,47 @@ def test_every_label_known_trains_once(small_mnist):
   assert record['stop_reason'] == loop.STOP_POOL_EMPTY
   [row] = record['iterations']
   assert row['pool_size'] == 0 and row['pool_accuracy'] is None
+
+
+def test_the_validation_split_is_held_out_and_measured(small_mnist):
+  """The last `validation` examples are never labeled, pseudo-labeled or in the
+  pool; each row's validation_accuracy is the model's on them; the labeled
+  draw is the one of a run of the first N - validation examples."""
+  config = recipes.make_config('case_study', n_labeled=200, threshold=0.5, iterations=2,
+                               epochs=1, min_steps=30, frozen=(), revise=True,
+                               validation=500)
+  result = loop.self_train(small_mnist, config, progress=False, log=lambda _: None)
+  source = np.asarray(result.labels.source)
+  held_out = np.zeros(2000, bool)
+  held_out[-500:] = True
+  np.testing.assert_array_equal(source == select.VALIDATION, held_out)
+  assert (np.asarray(result.labels.labels)[held_out] == -1).all()
+  for row in result.record['iterations']:
+    # Revise: every example but the 200 human and 500 held out is a candidate.
+    assert row['pool_size'] == 1300 and row['n_train'] <= 1500
+    assert 0.5 < row['validation_accuracy'] <= 1
+  validation = jnp.asarray(small_mnist.train_images[-500:])
+  _, predicted, _ = score.score(result.model.apply, result.params, validation, 256)
+  assert result.record['iterations'][-1]['validation_accuracy'] == metrics.accuracy(
+      np.asarray(predicted), small_mnist.train_labels[-500:])
+  first_1500 = dataclasses.replace(small_mnist, train_images=small_mnist.train_images[:1500],
+                                   train_labels=small_mnist.train_labels[:1500])
+  without = loop.initial_label_state(first_1500, dataclasses.replace(config, validation=0))
+  np.testing.assert_array_equal(source[:1500][np.asarray(without.source) == select.HUMAN],
+                                select.HUMAN)
+  assert (source == select.HUMAN).sum() == 200
+
+
+def test_validation_of_a_users_data_is_some_of_its_labeled_examples(small_mnist):
+  labels = np.where(np.arange(2000) < 300, small_mnist.train_labels, -1)
+  own = dataclasses.replace(small_mnist, name='arrays', train_labels=labels.astype(np.int32))
+  assert not own.is_benchmark
+  state = loop.initial_label_state(own, recipes.make_config('strong', validation=100))
+  source = np.asarray(state.source)
+  assert (source == select.VALIDATION).sum() == 100 and (source == select.HUMAN).sum() == 200
+  assert (labels[source == select.VALIDATION] >= 0).all()
+  with pytest.raises(data_types.DataError, match='leaves no labeled example'):
+    loop.initial_label_state(own, recipes.make_config('strong', validation=300))
 
 
 @pytest.mark.parametrize('row,iteration,expected', [

@@ -20,9 +20,9 @@ def test_iteration_metrics_on_a_hand_made_case():
   selected = np.array([0, 0, 0, 1, 1, 1], bool)
   row = metrics.iteration_metrics(
       label_state=state, true_labels=true_labels, confidence=confidence,
-      predicted=predicted, selected=selected, test_labels=np.array([1, 1, 1, 1]),
-      test_confidence=np.array([0.95, 0.95, 0.95, 0.95]),
-      test_predicted=np.array([1, 1, 1, 0]))
+      predicted=predicted, selected=selected)
+  row.update(metrics.test_metrics(np.array([1, 1, 1, 1]), np.array([0.95, 0.95, 0.95, 0.95]),
+                                  np.array([1, 1, 1, 0])))
   histogram = row.pop('pool_confidence_histogram')
   # Pool: 0.995 right (2.3 nines), 0.9995 right (3.3), 0.99995 wrong (4.3).
   edges = histogram['nines_edges']

@@ -19,7 +19,11 @@ def run(*args, env=None):
     (['--threshold=1.5'], '--threshold must be in (0, 1), got 1.5'),
     (['--threshold=0'], '--threshold must be in (0, 1)'),
     (['--n_labeled=0'], '--n_labeled must be >= 1, got 0'),
-    (['--n_labeled=60001'], '--n_labeled must be at most 60000 on mnist, got 60001'),
+    (['--n_labeled=60001'], '--n_labeled plus --validation must be at most 60000 on mnist, '
+                            'got 60001'),
+    (['--n_labeled=100', '--validation=59901'], '--n_labeled plus --validation must be at '
+                                                'most 60000 on mnist, got 60001'),
+    (['--validation=-1'], '--validation must be >= 0, got -1'),
     (['--iterations=0'], '--iterations must be >= 1'),
     (['--batch_size=0'], '--batch_size must be >= 1'),
     (['--batch_splits=3'], '--batch_size (64) must split into batch_splits=3 equal parts'),

@@ -34,7 +34,7 @@ def _run_py_flags() -> list[str]:
 def test_every_variant_uses_run_py_flags_only_and_never_a_seed():
   known = set(_run_py_flags())
   common, variants = _tune_constants()
-  assert 'strong' in variants and variants['strong'] == []
+  assert variants['strong'] == ['--recipe=strong']
   for variant, variant_flags in variants.items():
     for flag in (*common, *variant_flags):
       name = flag[2:].split('=')[0]
@@ -90,3 +90,54 @@ def test_only_tuning_seeds_are_taken(tmp_path):
   assert done.returncode == 2
   assert "seeds ['0'] are not tuning seeds (100, 101, 102)" in done.stderr
   assert not os.path.exists(tmp_path / 'b.md')
+
+
+@pytest.mark.parametrize('seeds', ['0', '0100,7', '-1', 'x'])
+def test_seeds_are_compared_as_integers(tmp_path, seeds):
+  done = subprocess.run([sys.executable, 'experiments/tune.py', f'--seeds={seeds}',
+                         f'--runs_dir={tmp_path}/runs', '--summarize_only',
+                         f'--benchmarks={tmp_path}/b.md'], cwd=ROOT, capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 2 and done.stderr.count('\n') == 1, done.stderr
+  assert not os.path.exists(tmp_path / 'b.md')
+  done = subprocess.run([sys.executable, 'experiments/targets.py', '--seeds=5,0100',
+                         '--summarize_only', f'--benchmarks={tmp_path}/b.md'], cwd=ROOT,
+                        capture_output=True, text=True, timeout=120)
+  assert done.returncode == 2 and 'seed 100 is for tuning' in done.stderr
+
+
+def test_tuning_cannot_read_the_test_set(tmp_path):
+  """Every tuning run holds out the validation split and leaves the test split
+  unread, and the table reads validation accuracy only: results without any
+  test figure tabulate."""
+  common, variants = _tune_constants()
+  assert '--notest_split' in common and '--validation=10000' in common
+  assert not any(flag.startswith(('--test_split', '--validation'))
+                 for flags in variants.values() for flag in flags)
+  row = {'validation_accuracy': 0.99, 'train_label_accuracy': 0.995, 'wall_seconds': 240.0}
+  for seed in ('100', '101'):
+    os.makedirs(tmp_path / 'runs' / f'fast-s{seed}')
+    (tmp_path / 'runs' / f'fast-s{seed}' / 'results.json').write_text(json.dumps(
+        {'stop_reason': 'max_iterations', 'iterations': [row], 'wall_seconds': 250.0}))
+  done = subprocess.run([sys.executable, 'experiments/tune.py', '--variants=fast',
+                         '--seeds=100,101', f'--runs_dir={tmp_path}/runs', '--summarize_only',
+                         f'--benchmarks={tmp_path}/b.md'], cwd=ROOT, capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 0, done.stderr
+  table = (tmp_path / 'b.md').read_text()
+  assert '| fast |' in table and '99.00 +- 0.00 %' in table and 'test' not in table.split(
+      '| variant |')[1]
+
+
+@pytest.mark.slow
+def test_a_run_without_the_test_split_records_validation_only(tmp_path, mnist):
+  del mnist  # Cached before the subprocess needs it.
+  done = subprocess.run(
+      [sys.executable, 'run.py', '--recipe=case_study', '--n_labeled=100', '--iterations=1',
+       '--min_steps=5', '--validation=10000', '--notest_split', '--noprogress',
+       f'--workdir={tmp_path}'], cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr
+  [row] = json.loads((tmp_path / 'results.json').read_text())['iterations']
+  assert row['test_accuracy'] is None and row['test_calibration'] is None
+  assert 0 < row['validation_accuracy'] <= 1
+  assert row['n_train'] + row['pool_size'] == 50000
