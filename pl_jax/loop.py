@@ -249,7 +249,8 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
         return finished_result(run, workdir, train_state, label_state, record)
       first = done + 1
   if not dataset.has_test and first == 1:
-    log('warning: no test split, so no reality check: test metrics are absent')
+    log('note: no test split: the validation split is the only check' if config.validation
+        else 'warning: no test split, so no reality check: test metrics are absent')
   # Wall seconds since the run began, over every resumption.
   clock_offset = record['iterations'][-1].get('wall_seconds', 0) if record['iterations'] else 0
 

@@ -112,6 +112,27 @@ def plot_test_accuracy(results: dict):
                            'Test accuracy by iteration')
 
 
+def plot_accuracy_over_time(results: dict):
+  """Test and validation accuracy against the run's wall-clock seconds (each
+  point an iteration's end): time to accuracy. None without either figure or
+  without recorded wall seconds (runs of earlier versions)."""
+  seconds = common.column(results, 'wall_seconds')
+  series = [(name, common.percent(results, name)) for name in
+            ('test_accuracy', 'validation_accuracy')]
+  series = [(name, y) for name, y in series if has_data(y)]
+  if not series or not has_data(seconds):
+    return None
+  figure, ax = plt.subplots(figsize=(7, 4.2))
+  for (name, y), color in zip(series, (COLORS['test'], 'tab:green')):
+    ax.plot(seconds, y, 'o-', color=color, label=name.replace('_', ' '))
+  ax.set_xlabel('wall-clock seconds since the run began')
+  ax.set_ylabel('accuracy (%)')
+  ax.set_xlim(left=0)
+  legend_below(ax)
+  ax.set_title(f'Accuracy against time\n{run_title(results)}')
+  return figure
+
+
 def plot_training_set(results: dict):
   human, pseudo = common.column(results, 'n_human'), common.column(results, 'n_pseudo')
   figure, ax = plt.subplots(figsize=(7, 4.2))
@@ -294,6 +315,8 @@ def plot_reliability(results: dict):
 # file name -> (figure function, caption in report.md); the report's order.
 RUN_FIGURES = {
     'test_accuracy.png': (plot_test_accuracy, 'Test accuracy by iteration'),
+    'accuracy_over_time.png': (plot_accuracy_over_time,
+                               'Test and validation accuracy against wall-clock time'),
     'training_set.png': (plot_training_set, 'Training set: human and pseudo-labels'),
     'train_label_accuracy.png': (plot_train_label_accuracy,
                                  'Correct training labels (oracle)'),
@@ -324,6 +347,8 @@ RUN_TABLE = {
     'n_pseudo': ('of which pseudo', format_count),
     'train_label_accuracy': ('train labels correct %', common.format_percent),
     'test_accuracy': ('test acc. %', common.format_percent),
+    'validation_accuracy': ('validation acc. %', common.format_percent),
+    'wall_seconds': ('wall s', lambda v: '-' if v is None else f'{v:.0f}'),
     'pool_size': ('pool', format_count),
     'pool_accuracy': ('pool acc. %', common.format_percent),
     'n_selected': ('selected', format_count),

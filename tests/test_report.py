@@ -42,6 +42,7 @@ def iteration_row(iteration: int, threshold: float) -> dict:
           'correct': [max(0, 5000 - 400 * i) for i in range(len(edges) - 1)],
           'wrong': [max(0, 2000 // (i + 1) - 100) for i in range(len(edges) - 1)]},
       'epochs': 80, 'final_loss': 0.1, 'train_seconds': 10.0, 'score_seconds': 1.0,
+      'validation_accuracy': 0.81 + 0.03 * iteration, 'wall_seconds': 12.0 * iteration,
   }
 
 
@@ -88,7 +89,7 @@ def test_run_report_writes_every_figure_and_the_table(tmp_path):
   assert 'final test accuracy: 89.00 %' in text
   assert '| iteration | train examples |' in text and 'pool acc. % (oracle)' in text
   # Iteration 2: 20,100 training examples, 86.00 % test accuracy, 75.00 % pool accuracy.
-  assert '| 2 | 20,100 | 20,000 | 99.00 | 86.00 | 39,900 | 75.00 |' in text
+  assert '| 2 | 20,100 | 20,000 | 99.00 | 86.00 | 87.00 | 24 | 39,900 | 75.00 |' in text
 
 
 def test_run_report_names_the_final_models_each_alone():
@@ -131,7 +132,8 @@ def test_run_without_hidden_labels_leaves_out_oracle_figures(tmp_path):
   run_dir = write_run(tmp_path / 'run', results)
   text = read(report.write_run_report(run_dir))
   assert sorted(os.listdir(os.path.join(run_dir, 'figures'))) == [
-      'pool_confidence.png', 'reliability.png', 'test_accuracy.png', 'training_set.png']
+      'accuracy_over_time.png', 'pool_confidence.png', 'reliability.png', 'test_accuracy.png',
+      'training_set.png']
   assert 'train_label_accuracy.png' not in text
 
 

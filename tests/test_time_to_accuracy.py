@@ -1,0 +1,39 @@
+"""benchmarks/time_to_accuracy.py: the table from finished runs, and bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(__file__), '..')
+
+
+def run_script(*args):
+  return subprocess.run([sys.executable, 'benchmarks/time_to_accuracy.py', *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=120)
+
+
+def test_seconds_to_each_mark_and_totals(tmp_path):
+  rows = [{'test_accuracy': 0.96, 'wall_seconds': 40.0, 'images_trained': 1000,
+           'images_scored': 70000},
+          {'test_accuracy': 0.985, 'wall_seconds': 90.5, 'images_trained': 2000,
+           'images_scored': 70000, 'images_trained_final_models': 500}]
+  os.makedirs(tmp_path / 'runs' / 'default-s5')
+  (tmp_path / 'runs' / 'default-s5' / 'results.json').write_text(json.dumps(
+      {'stop_reason': 'max_iterations', 'iterations': rows, 'final_test_accuracy': 0.985,
+       'wall_seconds': 150.0}))
+  done = run_script('--rows=default,case_study', '--seed=5', f'--runs_dir={tmp_path}/runs',
+                    '--summarize_only', f'--benchmarks={tmp_path}/B.md')
+  assert done.returncode == 0, done.stderr
+  table = (tmp_path / 'B.md').read_text()
+  assert '| 40 s | 90 s | - | 98.50 % | 2.5 min | 3,500 | 140,000 |' in table
+  assert "the case study's own PyTorch code" in table and '62.7 min' in table
+  assert table.count('\n| ') == 3  # The header, the default's row, the reference row.
+
+
+def test_a_tuning_seed_or_unknown_row_is_refused(tmp_path):
+  for args, message in ((('--seed=101',), 'seed 101 is for tuning'),
+                        (('--rows=fastest',), "unknown rows ['fastest']")):
+    done = run_script(*args, '--summarize_only', f'--benchmarks={tmp_path}/B.md')
+    assert done.returncode == 2 and message in done.stderr
+    assert not os.path.exists(tmp_path / 'B.md')
