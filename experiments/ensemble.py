@@ -1,16 +1,17 @@
-"""Averaging models: would a run's test accuracy gain if it predicted by the mean
+"""Averaging models: would a run's accuracy gain if it predicted by the mean
 softmax of several models trained on its labels? Finished runs answer it
-without training: each group of runs (its members, `+`-joined) predicts the
-MNIST test set by the mean of its members' softmax, against each member alone.
+without training: each group of runs (its members, `+`-joined) predicts its
+validation split (the examples its runs held out, --validation) by the mean of
+its members' softmax, against each member alone.
 
-  python experiments/ensemble.py --groups=runs/tune/n1000_default-s100+runs/tune/n1000_human16-s100
+  python experiments/ensemble.py --groups=runs/tune/fast-s100+runs/tune/fast_cosine-s100
 
 A member can be a run of the loop or a model trained on a run's labels
 (experiments/label_noise.py's `as_labeled`: the shape of a last iteration that
-trains a second model on the same labels). Each member predicts as its run
-does (its --predict_views). Only tuning-seed runs belong here: the test
-accuracies decide a setting. The table replaces the `ensemble` section of
-BENCHMARKS.md.
+trains a second model on the same labels). The accuracies decide a setting, so
+they are read on the validation split only: a group's members must all have
+held out the same examples, and the test set is never read. The table replaces
+the `ensemble` section of BENCHMARKS.md.
 """
 
 import os
@@ -18,21 +19,40 @@ import os
 import numpy as np
 from absl import app, flags
 
-from pl_jax import data, data_types, predict, sweep
+from pl_jax import data, data_types, predict, select, sweep
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list('groups', [], 'Groups of finished MNIST runs on tuning seeds, each '
-                  'its members joined by "+".')
+flags.DEFINE_list('groups', [], 'Groups of finished MNIST runs with a validation split, '
+                  'each its members joined by "+".')
 flags.DEFINE_string('data_dir', None, 'Where MNIST is cached (run.py\'s --data_dir).')
 flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into.')
 
 
+def held_out(members: list[str]) -> np.ndarray:
+  """bool[N]: the validation split the members' runs all held out."""
+  masks = []
+  for run in members:
+    try:
+      with np.load(os.path.join(run, 'labels.npz')) as f:
+        masks.append(f['source'] == select.VALIDATION)
+    except (OSError, KeyError, ValueError) as e:
+      raise predict.PredictError(f'{run}: no readable labels.npz ({type(e).__name__})') from None
+  if not masks[0].any() or any(not np.array_equal(mask, masks[0]) for mask in masks):
+    raise predict.PredictError(f'{" + ".join(members)}: the runs must hold out the same '
+                               'validation split (run.py --validation=N)')
+  return masks[0]
+
+
 def group_accuracies(members: list[str], dataset: data_types.Dataset) -> tuple[list[float], float]:
-  """Each member's test accuracy, and the accuracy of their mean softmax."""
-  probabilities = [predict.probabilities_with(predict.load_predictor(run), dataset.test_images)
+  """Each member's validation accuracy, and the accuracy of their mean softmax."""
+  validation = held_out(members)
+  if len(validation) != len(dataset.train_labels):
+    raise predict.PredictError(f'{members[0]}: not a run on MNIST\'s training set')
+  images, labels = dataset.train_images[validation], dataset.train_labels[validation]
+  probabilities = [predict.probabilities_with(predict.load_predictor(run), images)
                    for run in members]
   def accuracy(p):
-    return float(np.mean(p.argmax(-1) == dataset.test_labels))
+    return float(np.mean(p.argmax(-1) == labels))
   return [accuracy(p) for p in probabilities], accuracy(np.mean(probabilities, axis=0))
 
 
@@ -44,9 +64,9 @@ def name(run: str) -> str:
 def summary(groups: list[list[str]], results: list[tuple[list[float], float]]) -> str:
   lines = ['## Averaging models (experiments/ensemble.py)', '',
            f'    python experiments/ensemble.py --groups={",".join("+".join(g) for g in groups)}',
-           '', f'Machine: {sweep.machine()}. Table written {sweep.today()}. MNIST test accuracy '
-           'of each member alone, their mean, and of the mean of their softmax (the ensemble); '
-           'mean +- std over the groups.', '',
+           '', f'Machine: {sweep.machine()}. Table written {sweep.today()}. Validation accuracy '
+           '(the examples the runs held out) of each member alone, their mean, and of the mean '
+           'of their softmax (the ensemble); mean +- std over the groups.', '',
            '| members | each alone | their mean | ensemble | gain |',
            '|---|---:|---:|---:|---:|']
   for members, (alone, together) in zip(groups, results):
