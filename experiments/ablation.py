@@ -77,9 +77,7 @@ def summary() -> str:
 
 def main(argv):
   del argv
-  FLAGS.seeds = sweep.check_rows_and_seeds('ablation.py', FLAGS.rows, ROWS, FLAGS.seeds)
-  sweep.run_and_tabulate(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir, summary,
-                         FLAGS.benchmarks, 'ablation', FLAGS.summarize_only)
+  sweep.tabulate_shard('ablation.py', 'ablation', ROWS, planned_runs, summary, FLAGS)
 
 
 if __name__ == '__main__':

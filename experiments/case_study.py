@@ -68,9 +68,7 @@ def summary() -> str:
 
 def main(argv):
   del argv
-  FLAGS.seeds = sweep.check_rows_and_seeds('case_study.py', FLAGS.rows, ROWS, FLAGS.seeds)
-  sweep.run_and_tabulate(sweep.shard(planned_runs(), FLAGS.shard), FLAGS.runs_dir, summary,
-                         FLAGS.benchmarks, 'case_study', FLAGS.summarize_only)
+  sweep.tabulate_shard('case_study.py', 'case_study', ROWS, planned_runs, summary, FLAGS)
 
 
 if __name__ == '__main__':

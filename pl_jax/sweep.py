@@ -122,6 +122,17 @@ def run_and_tabulate(runs: list[Run], runs_dir: str, summary, benchmarks: str,
   print(text)
 
 
+def tabulate_shard(script: str, section: str, known_rows, planned_runs, summary,
+                   flag_values) -> None:
+  """The main of a reported table's script with --rows, --seeds, --shard,
+  --runs_dir, --benchmarks and --summarize_only (flag_values): its seeds checked
+  (canonical, no tuning seed), this shard's runs run, the table written."""
+  flag_values.seeds = check_rows_and_seeds(script, flag_values.rows, known_rows,
+                                           flag_values.seeds)
+  run_and_tabulate(shard(planned_runs(), flag_values.shard), flag_values.runs_dir, summary,
+                   flag_values.benchmarks, section, flag_values.summarize_only)
+
+
 def run_name(workdir: str) -> str:
   """How tables name a run: its workdir's own folder name."""
   return os.path.basename(os.path.normpath(workdir))
