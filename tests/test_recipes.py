@@ -1,6 +1,5 @@
 import dataclasses
 
-
 from pl_jax import config as config_lib
 from pl_jax import recipes
 
