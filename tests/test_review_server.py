@@ -7,17 +7,14 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from conftest import assert_one_line_error
 from pl_jax import review, review_server
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from reviews import ROOT, Server
 
 
 def test_class_keys():
@@ -26,41 +23,6 @@ def test_class_keys():
   keys = review_server.class_keys([f'c{i}' for i in range(40)])
   assert keys[:11] == [*'1234567890', 'a'] and 's' not in keys and 'n' not in keys
   assert keys[-1] == '' and len(set(keys[:34])) == 34
-
-
-class Server:
-  """python -m pl_jax.review_server WORKDIR, its address read from its first line."""
-
-  def __init__(self, workdir):
-    self.process = subprocess.Popen(
-        [sys.executable, '-m', 'pl_jax.review_server', str(workdir), '--port=0'], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = self.process.stdout.readline()
-    match = re.search(r'http://127\.0\.0\.1:(\d+)/', line)
-    assert match, line + self.process.stderr.read()
-    self.port = int(match.group(1))
-    status, headers, page = self.request('GET', '/')
-    self.token = re.search(r'const TOKEN = "([^"]+)"', page.decode()).group(1)
-
-  def request(self, method, path, body=None, headers=None):
-    connection = http.client.HTTPConnection('127.0.0.1', self.port, timeout=10)
-    connection.request(method, path, body=None if body is None else json.dumps(body),
-                       headers=headers or {})
-    response = connection.getresponse()
-    content = response.read()
-    connection.close()
-    return response.status, dict(response.getheaders()), content
-
-  def post(self, path, body, token=True, headers=()):
-    extra = {'X-Review-Token': self.token} if token else {}
-    status, _, content = self.request('POST', path, body, {**extra, **dict(headers)})
-    return status, json.loads(content)
-
-  def kill(self):
-    self.process.send_signal(signal.SIGKILL)
-    self.process.wait()
-    self.process.stdout.close()
-    self.process.stderr.close()
 
 
 @pytest.fixture
