@@ -20,11 +20,14 @@ same browser cannot post answers.
 from __future__ import annotations
 
 import argparse
+import http.client
 import http.server
 import json
 import os
+import re
 import secrets
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -273,6 +276,60 @@ def serve(workdir: str, host: str = '127.0.0.1', port: int = 0) -> None:
       pass
     finally:
       httpd.server_close()
+
+
+class Client:
+  """The page's API from Python: a review server started in a subprocess (how
+  experiments/review_oracle.py answers, and the tests). Its stderr is this
+  process's."""
+
+  def __init__(self, workdir: str):
+    # From the checkout this module is in, so that the server is this pl_jax.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    self.process = subprocess.Popen(
+        [sys.executable, '-m', 'pl_jax.review_server', os.path.abspath(workdir), '--port=0'],
+        cwd=root, stdout=subprocess.PIPE, text=True)
+    line = self.process.stdout.readline()
+    match = re.search(r'http://127\.0\.0\.1:(\d+)/', line)
+    if not match:
+      self.process.wait()
+      raise RuntimeError(f'the review server did not start (exit code '
+                         f'{self.process.returncode}): {line.strip()}')
+    self.port = int(match.group(1))
+    self.token = re.search(r'const TOKEN = "([^"]+)"',
+                           self.request('GET', '/')[2].decode()).group(1)
+
+  def request(self, method: str, path: str, body=None, headers=None):
+    """(status, headers, content) of one request; path is sent as given."""
+    connection = http.client.HTTPConnection('127.0.0.1', self.port, timeout=30)
+    try:
+      connection.request(method, path, body=None if body is None else json.dumps(body),
+                         headers=headers or {})
+      response = connection.getresponse()
+      return response.status, dict(response.getheaders()), response.read()
+    finally:
+      connection.close()
+
+  def post(self, path: str, body, token: bool = True, headers=()) -> tuple[int, dict]:
+    extra = {'X-Review-Token': self.token} if token else {}
+    status, _, content = self.request('POST', path, body, {**extra, **dict(headers)})
+    return status, json.loads(content)
+
+  def state(self) -> dict:
+    return json.loads(self.request('GET', '/api/state')[2])
+
+  def answer(self, index: int, label: str = '', status: str = '') -> None:
+    """What a click on the page does: one answer, saved before this returns."""
+    code, body = self.post('/api/answer', {'index': index, 'label': label, 'status': status})
+    if code != 200:
+      raise RuntimeError(f'answer for {index} refused ({code}): {body.get("error")}')
+
+  def stop(self, sig=signal.SIGINT) -> None:
+    """Stops the server (SIGINT: as Ctrl-C; SIGKILL: a crash)."""
+    if self.process.poll() is None:
+      self.process.send_signal(sig)
+    self.process.wait()
+    self.process.stdout.close()
 
 
 def fail(message: str) -> None:

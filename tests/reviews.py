@@ -1,21 +1,12 @@
-"""Review tests' helpers: a run's review made without training (a small data
-set, made-up scores and labels, review.export_review on them) and a review
-server in a subprocess."""
+"""A run's review made without training, for the review tests (a small data
+set, made-up scores and labels, and review.export_review on them)."""
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import re
-import signal
-import subprocess
-import sys
 
 import numpy as np
 
 from pl_jax import review, user_data
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CLASSES = ('cat', 'dog', 'bird')
 N, N_LABELED = 40, 5
@@ -52,38 +43,3 @@ def make_review(workdir, k: int = 8, label_studio: bool = True, next_run=None,
            iteration=np.zeros(N, np.int32), confidence=np.zeros(N, np.float32))
   return review.export_review(str(workdir), dataset(), k, probabilities=probabilities,
                               label_studio=label_studio, next_run=next_run, **kwargs)
-
-
-class Server:
-  """python -m pl_jax.review_server WORKDIR, its address read from its first line."""
-
-  def __init__(self, workdir):
-    self.process = subprocess.Popen(
-        [sys.executable, '-m', 'pl_jax.review_server', str(workdir), '--port=0'], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = self.process.stdout.readline()
-    match = re.search(r'http://127\.0\.0\.1:(\d+)/', line)
-    assert match, line + self.process.stderr.read()
-    self.port = int(match.group(1))
-    status, headers, page = self.request('GET', '/')
-    self.token = re.search(r'const TOKEN = "([^"]+)"', page.decode()).group(1)
-
-  def request(self, method, path, body=None, headers=None):
-    connection = http.client.HTTPConnection('127.0.0.1', self.port, timeout=10)
-    connection.request(method, path, body=None if body is None else json.dumps(body),
-                       headers=headers or {})
-    response = connection.getresponse()
-    content = response.read()
-    connection.close()
-    return response.status, dict(response.getheaders()), content
-
-  def post(self, path, body, token=True, headers=()):
-    extra = {'X-Review-Token': self.token} if token else {}
-    status, _, content = self.request('POST', path, body, {**extra, **dict(headers)})
-    return status, json.loads(content)
-
-  def kill(self):
-    self.process.send_signal(signal.SIGKILL)
-    self.process.wait()
-    self.process.stdout.close()
-    self.process.stderr.close()

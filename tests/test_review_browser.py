@@ -4,14 +4,14 @@ still there, and the page starts the follow-up run on them."""
 
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
 
 import browser
 from conftest import own_arrays, run_script
-from pl_jax import review
-from reviews import Server
+from pl_jax import review, review_server
 
 pytestmark = pytest.mark.slow
 TINY = ('--iterations=1', '--epochs=1', '--final_epochs=1', '--min_steps=60', '--frozen=',
@@ -33,7 +33,7 @@ def test_label_in_the_browser_kill_restart_and_follow_up(tmp_path, mnist):
   assert f'python -m pl_jax.review_server {first}' in done.stdout
   shots = os.environ.get('PL_JAX_SCREENSHOTS', str(tmp_path))
 
-  server = Server(first)
+  server = review_server.Client(first)
   page = browser.Browser(str(tmp_path / 'profile'))
   try:
     page.get(f'http://127.0.0.1:{server.port}/')
@@ -68,8 +68,8 @@ def test_label_in_the_browser_kill_restart_and_follow_up(tmp_path, mnist):
     found = review.answers(str(first / 'review' / 'review.csv'))
     assert {i: found[i] for i in expected} == expected  # On disk, before any shutdown.
 
-    server.kill()  # SIGKILL: no chance to flush or clean up anything.
-    server = Server(first)
+    server.stop(signal.SIGKILL)  # SIGKILL: no chance to flush or clean up anything.
+    server = review_server.Client(first)
     page.get(f'http://127.0.0.1:{server.port}/')
     page.wait_for('return typeof S !== "undefined" && S && document.getElementById("counts").textContent'
                   '.startsWith("6 of 10 answered")')
@@ -88,7 +88,7 @@ def test_label_in_the_browser_kill_restart_and_follow_up(tmp_path, mnist):
         (first / 'review' / 'followup.log').read_text()[-2000:]
   finally:
     page.quit()
-    server.kill()
+    server.stop(signal.SIGKILL)
   results = json.loads((tmp_path / 'first-reviewed' / 'results.json').read_text())
   labeled = sum(1 for label, _ in expected.values() if label)
   assert results['config']['manual_labels'] == str(first / 'review' / 'review.csv')

@@ -7,14 +7,12 @@ import http.client
 import json
 import os
 import re
-import subprocess
-import sys
+import signal
 
 import pytest
 
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, run_script
 from pl_jax import review, review_server
-from reviews import ROOT, Server
 
 
 def test_class_keys():
@@ -29,10 +27,10 @@ def test_class_keys():
 def served(tmp_path):
   from reviews import make_review
   files = make_review(tmp_path / 'run', k=6, next_run=None)
-  server = Server(tmp_path / 'run')
+  server = review_server.Client(tmp_path / 'run')
   yield server, files
   if server.process.poll() is None:
-    server.kill()
+    server.stop(signal.SIGKILL)
 
 
 def test_the_page_is_self_contained(served):
@@ -60,8 +58,8 @@ def test_answers_are_saved_at_once_and_survive_a_kill(served, tmp_path):
   found = review.answers(files.csv)  # On disk already, before any shutdown.
   assert [found[i] for i in indices[:3]] == [('dog', ''), ('', 'skipped'),
                                              ('', 'none of these')]
-  server.kill()
-  again = Server(tmp_path / 'run')
+  server.stop(signal.SIGKILL)
+  again = review_server.Client(tmp_path / 'run')
   try:
     state = json.loads(again.request('GET', '/api/state')[2])
     assert [(it['label'], it['status']) for it in state['items'][:3]] == [
@@ -69,7 +67,7 @@ def test_answers_are_saved_at_once_and_survive_a_kill(served, tmp_path):
     assert again.post('/api/answer', {'index': indices[0]})[0] == 200  # Clear.
     assert review.answers(files.csv)[indices[0]] == ('', '')
   finally:
-    again.kill()
+    again.stop(signal.SIGKILL)
 
 
 def test_bad_answers_are_refused_and_change_nothing(served):
@@ -124,16 +122,13 @@ def test_paths_outside_the_review_are_refused(served, tmp_path, path):
 
 def test_a_second_server_on_the_run_is_refused(served, tmp_path):
   server, _ = served
-  done = subprocess.run([sys.executable, '-m', 'pl_jax.review_server', str(tmp_path / 'run')],
-                        cwd=ROOT, capture_output=True, text=True, timeout=60)
+  done = run_script('-m', 'pl_jax.review_server', tmp_path / 'run')
   assert_one_line_error(done, f'is in use by pid {server.process.pid}: review server')
 
 
 def test_a_run_without_a_review_is_refused(tmp_path):
-  done = subprocess.run([sys.executable, '-m', 'pl_jax.review_server', str(tmp_path)],
-                        cwd=ROOT, capture_output=True, text=True, timeout=60)
+  done = run_script('-m', 'pl_jax.review_server', tmp_path)
   assert_one_line_error(done, 'no review/review.json; write the review with run.py '
                         '--export_review=K first')
-  done = subprocess.run([sys.executable, '-m', 'pl_jax.review_server', str(tmp_path),
-                         '--port=70000'], cwd=ROOT, capture_output=True, text=True, timeout=60)
+  done = run_script('-m', 'pl_jax.review_server', tmp_path, '--port=70000')
   assert_one_line_error(done, '--port must be in 0..65535')
