@@ -429,7 +429,9 @@ kbd { display:inline-block; min-width:20px; padding:0 5px; margin-right:6px; bor
 .acts { display:flex; flex-wrap:wrap; gap:8px; margin-top:14px; }
 .act.chosen-s { background:var(--skip); color:#fff; } .act.chosen-n { background:var(--none); color:#fff; }
 .hint { font-size:12px; color:var(--muted); margin-top:12px; }
-#strip { display:flex; flex-wrap:wrap; gap:4px; padding:0 20px 14px; max-width:1100px; margin:0 auto; }
+#strip { display:flex; flex-wrap:wrap; align-content:flex-start; gap:4px; padding:6px; max-width:1060px;
+  margin:0 auto 14px; max-height:122px; overflow-y:auto; position:relative; background:var(--card);
+  border:1px solid var(--line); border-radius:10px; }
 #strip img { width:30px; height:30px; image-rendering:pixelated; border:2px solid #c9d0db;
   border-radius:4px; cursor:pointer; opacity:.75; background:#000; }
 #strip img.l { border-color:var(--ok); opacity:1; } #strip img.s { border-color:var(--skip); }
@@ -520,7 +522,7 @@ function buildStrip() {
   const strip = $("strip"); strip.textContent = "";
   S.items.forEach((it, i) => {
     const im = document.createElement("img");
-    im.src = "/" + it.image; im.alt = it.name; im.title = "#" + (i + 1) + " " + it.name;
+    im.src = "/" + it.image; im.alt = it.name;
     im.onclick = () => show(i); strip.append(im);
   });
 }
@@ -564,8 +566,13 @@ function paint() {
     t.textContent = it.label ? "labeled " + it.label : it.status; a.append(t);
   }
   const strip = $("strip").children;
-  S.items.forEach((x, i) => { strip[i].className = kind(x) + (i === cur ? " cur" : ""); });
-  strip[cur].scrollIntoView({block: "nearest"});
+  S.items.forEach((x, i) => {
+    strip[i].className = kind(x) + (i === cur ? " cur" : "");
+    strip[i].title = "#" + (i + 1) + " " + x.name + (x.label ? ": " + x.label : x.status ? ": " + x.status : "");
+  });
+  const box = $("strip"), el = strip[cur];  // Keep the current image in the strip's view.
+  if (el.offsetTop < box.scrollTop || el.offsetTop + el.offsetHeight > box.scrollTop + box.clientHeight)
+    box.scrollTop = el.offsetTop - box.clientHeight / 2;
   const n = S.items.length, l = S.items.filter((x) => x.label).length;
   const s = S.items.filter((x) => x.status === "skipped" && !x.label).length;
   const no = S.items.filter((x) => x.status === "none of these" && !x.label).length;
