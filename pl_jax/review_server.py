@@ -530,7 +530,7 @@ function buildStrip() {
 function pct(p) { return (100 * p).toFixed(1) + " %"; }
 
 function show(i) {
-  if (!S.items.length) { $("where").textContent = "This review has no images."; return; }
+  if (!S.items.length) { $("where").textContent = $("counts").textContent = "This review has no images."; return; }
   cur = Math.max(0, Math.min(S.items.length - 1, i));
   const it = S.items[cur];
   $("shot").src = "/" + it.image;

@@ -237,3 +237,9 @@ def test_next_command_keeps_the_settings_and_names_the_review():
   assert command['argv'] == ['run.py', '--dataset=npz:own.npz', '--seed=3', '--threshold',
                              '0.95', '--manual_labels=runs/a/review/review.csv',
                              '--workdir=runs/a-reviewed']
+
+
+def test_export_label_studio_needs_export_review():
+  from conftest import assert_one_line_error, run_script
+  assert_one_line_error(run_script('run.py', '--export_label_studio'),
+                        '--export_label_studio needs --export_review')
