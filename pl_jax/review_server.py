@@ -324,12 +324,22 @@ class Client:
     if code != 200:
       raise RuntimeError(f'answer for {index} refused ({code}): {body.get("error")}')
 
-  def stop(self, sig=signal.SIGINT) -> None:
-    """Stops the server (SIGINT: as Ctrl-C; SIGKILL: a crash)."""
+  def stop(self, sig=signal.SIGTERM) -> None:
+    """Stops the server (SIGTERM: as Ctrl-C; SIGKILL: a crash); killed if it has
+    not stopped within 10 s."""
     if self.process.poll() is None:
       self.process.send_signal(sig)
-    self.process.wait()
+    try:
+      self.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+      self.process.kill()
+      self.process.wait()
     self.process.stdout.close()
+
+
+def _interrupt(signum, frame):
+  del signum, frame
+  raise KeyboardInterrupt
 
 
 def fail(message: str) -> None:
@@ -357,6 +367,10 @@ def main(argv: list[str] | None = None) -> None:
     fail(f'--port must be in 0..65535, got {args.port}')
   if not os.path.isdir(args.workdir):
     fail(f'{args.workdir} is not a run directory')
+  # SIGTERM stops it as Ctrl-C does (and SIGINT too where the shell that started
+  # it in the background set it to be ignored).
+  signal.signal(signal.SIGTERM, _interrupt)
+  signal.signal(signal.SIGINT, _interrupt)
   try:
     serve(args.workdir, args.host, args.port)
   except (lock.LockedError, review.ReviewError) as e:

@@ -67,7 +67,8 @@ def test_answers_are_saved_at_once_and_survive_a_kill(served, tmp_path):
     assert again.post('/api/answer', {'index': indices[0]})[0] == 200  # Clear.
     assert review.answers(files.csv)[indices[0]] == ('', '')
   finally:
-    again.stop(signal.SIGKILL)
+    again.stop()  # SIGTERM: as Ctrl-C.
+  assert again.process.returncode == 0
 
 
 def test_bad_answers_are_refused_and_change_nothing(served):
