@@ -65,11 +65,16 @@ RUN_OPTIONS = (
     (flags.DEFINE_bool, 'overwrite', False, 'Replace a run of other settings in --workdir '
      '(otherwise refused; a run of the same settings is resumed).'),
     (flags.DEFINE_integer, 'export_review', 0, 'After the run, write the K pool images the '
-     'model is least sure about to <workdir>/review/ (contact sheet + CSV).'),
+     'model is least sure about to <workdir>/review/ (contact sheet + CSV, and the review '
+     'page\'s files: python -m pl_jax.review_server WORKDIR).'),
+    (flags.DEFINE_bool, 'export_label_studio', False, 'With --export_review: also write '
+     'review/label_studio_tasks.json (Label Studio tasks, the model\'s guess as a '
+     'prediction) and its labeling config, review/label_studio_config.xml.'),
     (functools.partial(flags.DEFINE_enum, enum_values=['confidence', 'margin']), 'review_by',
      'confidence', 'Rank review candidates by top confidence or by top-2 margin.'),
-    (flags.DEFINE_string, 'manual_labels', None, 'A filled review CSV: its labels join the '
-     'human labels and the procedure restarts from them.'),
+    (flags.DEFINE_string, 'manual_labels', None, 'A filled review CSV, or Label Studio\'s JSON '
+     'export of the review\'s tasks (.json): its labels join the human labels and the '
+     'procedure restarts from them.'),
     (flags.DEFINE_bool, 'keep_pseudo_labels', False, 'With --manual_labels: keep the '
      'pseudo-labels of the run the review sheet came from.'),
     (flags.DEFINE_bool, 'distributed', False, 'Join a multi-host run (jax.distributed): every '
@@ -131,6 +136,8 @@ def flag_errors() -> list[str]:
        f'--batch_size and --score_chunk_size must split over --cpu_devices='
        f'{FLAGS.cpu_devices}'),
       (FLAGS.export_review >= 0, f'--export_review must be >= 0, got {FLAGS.export_review}'),
+      (not FLAGS.export_label_studio or FLAGS.export_review,
+       '--export_label_studio needs --export_review'),
       (not FLAGS.keep_pseudo_labels or FLAGS.manual_labels,
        '--keep_pseudo_labels needs --manual_labels'),
       (not FLAGS.predict or FLAGS.workdir, '--predict needs the --workdir of a run'),
@@ -269,12 +276,29 @@ def load_data(config: config_lib.Config):
     fail(str(e))
 
 
+def export_review(workdir: str, dataset, result) -> None:
+  """--export_review: the review's files, the final model's top guesses on each image."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from pl_jax import review  # pylint: disable=g-import-not-at-top
+  guesses = None if jax.process_count() > 1 else functools.partial(
+      review.model_probabilities, result.apply_fn, result.params)
+  files = review.export_review(workdir, dataset, FLAGS.export_review, FLAGS.review_by,
+                               guesses, FLAGS.export_label_studio,
+                               review.next_command(sys.argv, workdir))
+  print(f'pl_jax: review the least sure pool images in the browser: python -m '
+        f'pl_jax.review_server {workdir} (or fill the label column of {files.csv}; '
+        f'contact sheet {files.sheet}) and pass it back with --manual_labels')
+  if files.label_studio:
+    print(f'pl_jax: Label Studio tasks in {files.label_studio} (labeling config beside it); '
+          'pass its JSON export back with --manual_labels')
+
+
 def run(config: config_lib.Config, workdir: str, primary: bool) -> None:
   """The run itself, its report and review sheet; every process computes the
   same, the primary one prints and writes the files."""
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from pl_jax import loop, report, review, select  # pylint: disable=g-import-not-at-top
+  from pl_jax import loop, report, select  # pylint: disable=g-import-not-at-top
   say = print if primary else lambda *args, **kwargs: None
   dataset, initial = load_data(config)
   if not FLAGS.test_split:
@@ -299,10 +323,7 @@ def run(config: config_lib.Config, workdir: str, primary: bool) -> None:
       return
     run_report = report.write_run_report(workdir)
     if FLAGS.export_review:
-      sheet, sheet_csv = review.export_review(workdir, dataset, FLAGS.export_review,
-                                              FLAGS.review_by)
-      print(f'pl_jax: review the least sure pool images in {sheet}; fill the label column '
-            f'of {sheet_csv} and pass it back with --manual_labels')
+      export_review(workdir, dataset, result)
   except (loop.WorkdirError, ValueError) as e:  # ValueError: settings the devices reject.
     fail(str(e))
   except OSError as e:
