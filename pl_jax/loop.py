@@ -558,14 +558,17 @@ def _percent(value: float | None) -> str:
 
 def format_iteration(row: dict) -> str:
   """One line of the main figures of an iteration."""
+  # With final models, the last model's own figure: test, or validation without a test split.
+  last_alone = row.get('test_accuracy_last_model')
+  if last_alone is None:
+    last_alone = row.get('validation_accuracy_last_model')
   return (f"iter {row['iteration']:2d} | train {row['n_train']:6d} "
           f"({row['n_pseudo']} pseudo, labels {_percent(row['train_label_accuracy'])} "
           f"correct) | test {_percent(row['test_accuracy'])}"
           + (f" validation {_percent(row['validation_accuracy'])}"
              if row.get('validation_accuracy') is not None else '')
           + (f" ({len(row['test_accuracy_final_models'])} models; last alone "
-             f"{_percent(row['test_accuracy_last_model'])})"
-             if 'test_accuracy_final_models' in row else '')
+             f"{_percent(last_alone)})" if 'test_accuracy_final_models' in row else '')
           + f" | pool {row['pool_size']:6d} "
           f"-> selected {row['n_selected']:6d} ({_percent(row['selected_accuracy'])} "
           f"correct) | {row['train_seconds']:.0f}s train, {row['score_seconds']:.1f}s score"
