@@ -8,6 +8,7 @@ options are declared here. The library takes a `config.Config`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -17,7 +18,7 @@ import sys
 from absl import app, flags, logging
 
 from pl_jax import config as config_lib
-from pl_jax import data, data_types, recipes
+from pl_jax import data, data_types, lock, recipes
 
 FLAGS = flags.FLAGS
 
@@ -197,18 +198,33 @@ def flags_markdown() -> str:
 def predict_images() -> None:
   from pl_jax import predict  # pylint: disable=g-import-not-at-top
   try:
-    images, names = predict.load_images(FLAGS.predict, predict.image_shape(FLAGS.workdir))
-    confidence, predicted, class_names = predict.predict(FLAGS.workdir, images,
-                                                         FLAGS.score_chunk_size)
-    stem = os.path.splitext(os.path.basename(os.path.normpath(FLAGS.predict)))[0]
-    out = os.path.join(FLAGS.workdir, f'predictions-{stem}.csv')
-    predict.write_predictions(out, names, confidence, predicted, class_names)
+    shape = predict.image_shape(FLAGS.workdir)
+    with hold_workdir(FLAGS.workdir, 'run.py --predict'):  # Its CSV goes into the workdir.
+      images, names = predict.load_images(FLAGS.predict, shape)
+      confidence, predicted, class_names = predict.predict(FLAGS.workdir, images,
+                                                           FLAGS.score_chunk_size)
+      stem = os.path.splitext(os.path.basename(os.path.normpath(FLAGS.predict)))[0]
+      out = os.path.join(FLAGS.workdir, f'predictions-{stem}.csv')
+      predict.write_predictions(out, names, confidence, predicted, class_names)
   except predict.PredictError as e:
     fail(str(e))
   except OSError as e:
-    fail(f'could not write predictions: {e}')
+    fail(f'could not write predictions: {data_types.one_line(e)}')
   print(f'pl_jax: labeled {len(names)} image(s) with the model of {FLAGS.workdir}; '
         f'wrote {out}')
+
+
+def hold_workdir(workdir: str, what: str) -> contextlib.AbstractContextManager:
+  """Holds the workdir's lock (pl_jax/lock.py), or exits with one line naming
+  the process that holds it."""
+  holding = contextlib.ExitStack()
+  try:
+    holding.enter_context(lock.hold(workdir, what))
+  except lock.LockedError as e:
+    fail(str(e))
+  except OSError as e:
+    fail(f'cannot use --workdir: {data_types.one_line(e)}')
+  return holding
 
 
 def main(argv):
@@ -274,43 +290,46 @@ def run(config: config_lib.Config, workdir: str, primary: bool) -> None:
   from pl_jax import loop, report, review, select  # pylint: disable=g-import-not-at-top
   say = print if primary else lambda *args, **kwargs: None
   dataset, initial = load_data(config)
-  n_human = int((np.asarray(initial.source) == select.HUMAN).sum())
-  test = len(dataset.test_labels) if dataset.has_test else 'none'
-  say(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '
-      f'({n_human} human-labeled) test {test} | threshold {config.threshold:g} | '
-      f'{jax.device_count()} {jax.default_backend()} device(s) | workdir {workdir}',
-      flush=True)
-  run_config = {**dataclasses.asdict(config), 'frozen': list(config.frozen),
-                'recipe': FLAGS.recipe, 'dataset': FLAGS.dataset,
-                'data_dir': FLAGS.data_dir or data.default_data_dir(), 'workdir': workdir,
-                'manual_labels': FLAGS.manual_labels,
-                'keep_pseudo_labels': FLAGS.keep_pseudo_labels}
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    result = loop.self_train(dataset, config, workdir, initial=initial,
-                             run_config=run_config, overwrite=FLAGS.overwrite,
-                             progress=FLAGS.progress and primary, log=say)
-    if not primary:
-      return
-    run_report = report.write_run_report(workdir)
-    if FLAGS.export_review:
-      sheet, sheet_csv = review.export_review(workdir, dataset, FLAGS.export_review,
-                                              FLAGS.review_by)
-      print(f'pl_jax: review the least sure pool images in {sheet}; fill the label column '
-            f'of {sheet_csv} and pass it back with --manual_labels')
-  except (loop.WorkdirError, ValueError) as e:  # ValueError: settings the devices reject.
-    fail(str(e))
-  except OSError as e:
-    fail(f'could not write results to {workdir}: {e}')
-  except KeyboardInterrupt:
-    fail(f'interrupted; finished iterations are saved in {workdir} (rerun to resume)',
-         code=130)
-  record = result.record
-  accuracy = record['final_test_accuracy']
-  print(f"pl_jax: final test accuracy "
-        f"{'-' if accuracy is None else f'{100 * accuracy:.2f}%'} after "
-        f"{len(record['iterations'])} iteration(s), stop reason {record['stop_reason']}; "
-        f"results in {workdir}/results.json, report in {run_report}", flush=True)
+  # One writer per workdir; the other processes of a multi-host run write only their
+  # part of the checkpoints, in step with the primary one.
+  with hold_workdir(workdir, 'run.py') if primary else contextlib.nullcontext():
+    n_human = int((np.asarray(initial.source) == select.HUMAN).sum())
+    test = len(dataset.test_labels) if dataset.has_test else 'none'
+    say(f'pl_jax: {dataset.name} from {dataset.source} | train {len(dataset.train_labels)} '
+        f'({n_human} human-labeled) test {test} | threshold {config.threshold:g} | '
+        f'{jax.device_count()} {jax.default_backend()} device(s) | workdir {workdir}',
+        flush=True)
+    run_config = {**dataclasses.asdict(config), 'frozen': list(config.frozen),
+                  'recipe': FLAGS.recipe, 'dataset': FLAGS.dataset,
+                  'data_dir': FLAGS.data_dir or data.default_data_dir(), 'workdir': workdir,
+                  'manual_labels': FLAGS.manual_labels,
+                  'keep_pseudo_labels': FLAGS.keep_pseudo_labels}
+    try:
+      os.makedirs(workdir, exist_ok=True)
+      result = loop.self_train(dataset, config, workdir, initial=initial,
+                               run_config=run_config, overwrite=FLAGS.overwrite,
+                               progress=FLAGS.progress and primary, log=say)
+      if not primary:
+        return
+      run_report = report.write_run_report(workdir)
+      if FLAGS.export_review:
+        sheet, sheet_csv = review.export_review(workdir, dataset, FLAGS.export_review,
+                                                FLAGS.review_by)
+        print(f'pl_jax: review the least sure pool images in {sheet}; fill the label column '
+              f'of {sheet_csv} and pass it back with --manual_labels')
+    except (loop.WorkdirError, ValueError) as e:  # ValueError: settings the devices reject.
+      fail(str(e))
+    except OSError as e:
+      fail(f'could not write results to {workdir}: {data_types.one_line(e)}')
+    except KeyboardInterrupt:
+      fail(f'interrupted; finished iterations are saved in {workdir} (rerun to resume)',
+           code=130)
+    record = result.record
+    accuracy = record['final_test_accuracy']
+    print(f"pl_jax: final test accuracy "
+          f"{'-' if accuracy is None else f'{100 * accuracy:.2f}%'} after "
+          f"{len(record['iterations'])} iteration(s), stop reason {record['stop_reason']}; "
+          f"results in {workdir}/results.json, report in {run_report}", flush=True)
 
 
 if __name__ == '__main__':

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from pl_jax import atomic, data_types, select
+from pl_jax import atomic, data_types, lock, select
 
 REVIEW_DIR = 'review'
 REVIEW_COLUMNS = ('index', 'name', 'predicted', 'confidence', 'margin', 'label')
@@ -67,6 +67,9 @@ def export_review(workdir: str, dataset: data_types.Dataset, k: int,
 
   The CSV's `label` column is for the person: a class name or number per row,
   or empty to leave the example unlabeled.
+
+  Raises:
+    lock.LockedError: another process writes into workdir.
   """
   with np.load(os.path.join(workdir, 'scores.npz')) as scores, \
        np.load(os.path.join(workdir, 'labels.npz')) as labels:
@@ -85,12 +88,13 @@ def export_review(workdir: str, dataset: data_types.Dataset, k: int,
   directory = os.path.join(workdir, REVIEW_DIR)
   csv_path = os.path.join(directory, 'review.csv')
   png_path = os.path.join(directory, 'contact_sheet.png')
-  atomic.write_text(csv_path, out.getvalue())
   sheet = contact_sheet(dataset.train_images[chosen],
                         [f'#{i} {class_name(predicted[i])}?' for i in chosen])
   buffer = io.BytesIO()
   sheet.save(buffer, format='PNG')
-  atomic.write_bytes(png_path, buffer.getvalue())
+  with lock.hold(workdir, 'export_review'):  # (A run exporting its own sheet holds it.)
+    atomic.write_text(csv_path, out.getvalue())
+    atomic.write_bytes(png_path, buffer.getvalue())
   return png_path, csv_path
 
 
