@@ -327,8 +327,8 @@ def random_kills(c: Campaign, flags, reference: str, wall: float, runs: int,
         landed += 1
         problems += [f'after a kill: {b}' for b in readable(workdir)]
     problems += c.until_finished(flags, workdir) or differences(workdir, reference)
-    c.record('kill -9 at a random time', f'anywhere in a run (uniform over its {wall:.0f} s '
-             f'wall time), up to {kills_per_run} times a run', landed, problems,
+    c.record('kill -9 at a random time', f'anywhere in a run (uniform over the {wall:.0f} s '
+             f'a run takes), up to {kills_per_run} times a run', landed, problems,
              'resumed: the same numbers, no temporary file left')
 
 
@@ -378,7 +378,7 @@ def damaged_checkpoint_files(c: Campaign, restore, reference: str) -> None:
       try:
         got = restore(workdir)
         if fingerprint(got) == fingerprint(newest):
-          outcome, problems = 'read back whole (a file reading does not need)', []
+          outcome, problems = 'read back as saved (a file orbax does not read)', []
         elif got.iteration == newest.iteration - 1 and got.damaged:
           outcome, problems = 'passed over for the one before', []
         else:
@@ -510,8 +510,8 @@ def mnist_cache(c: Campaign) -> None:
                     else [f'{how}: not rebuilt as it was'])
     except Exception as e:  # pylint: disable=broad-except
       problems = [f'{how}: {type(e).__name__}: {e}']
-    c.record('the cached MNIST npz emptied, truncated or bit-flipped', '<data_dir>/pl_jax/'
-             'mnist.npz', 1, problems, 'caught by its sha256 check, rebuilt from the wheel '
+    c.record('the cached MNIST npz emptied, truncated or bit-flipped', '`<data_dir>/pl_jax/'
+             'mnist.npz`', 1, problems, 'caught by its sha256 check, rebuilt from the wheel '
              'to the same bytes')
 
 
@@ -536,18 +536,30 @@ def section(c: Campaign, argv: list[str], minutes: float) -> str:
   injected = sum(row['injected'] for row in c.rows.values())
   passed = sum(row['passed'] for row in c.rows.values())
   lines += ['', f'In all: {tried} trials, {injected} faults injected, {passed} trials passed.',
-            *c.notes]
+            *(line for note in c.notes for line in ('', note))]
   failures = [f for row in c.rows.values() for f in row['failures']]
   if failures:
     lines += ['', 'Failures: ' + '; '.join(failures[:10])]
   return '\n'.join(lines)
 
 
+def quiet_failed_reads() -> None:
+  """Orbax's failed reads of the damaged checkpoints read in this process leave
+  coroutines and callbacks that complain when collected, or into a closed event
+  loop, hundreds of lines; the checks say what failed."""
+  logging.getLogger('asyncio').setLevel(logging.CRITICAL)
+  sys.unraisablehook = lambda unraisable: None
+  default = sys.excepthook
+
+  def excepthook(kind, value, traceback):
+    if not (kind is RuntimeError and str(value) == 'Event loop is closed'):
+      default(kind, value, traceback)
+  sys.excepthook = excepthook
+
+
 def campaign(args, argv) -> int:
   from pl_jax import sweep  # pylint: disable=g-import-not-at-top
-  # The damaged checkpoints read here leave orbax's failed reads behind, which
-  # log their errors whenever they are collected.
-  logging.getLogger('asyncio').setLevel(logging.CRITICAL)
+  quiet_failed_reads()
   start = time.perf_counter()
   out = args.out or tempfile.mkdtemp(prefix='pl_jax_faults-')
   os.makedirs(out, exist_ok=True)
