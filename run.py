@@ -8,6 +8,7 @@ options are declared here. The library takes a `config.Config`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -17,7 +18,7 @@ import sys
 from absl import app, flags, logging
 
 from pl_jax import config as config_lib
-from pl_jax import data, data_types, recipes
+from pl_jax import data, data_types, lock, recipes
 
 FLAGS = flags.FLAGS
 
@@ -207,18 +208,33 @@ def flags_markdown() -> str:
 def predict_images() -> None:
   from pl_jax import predict  # pylint: disable=g-import-not-at-top
   try:
-    images, names = predict.load_images(FLAGS.predict, predict.image_shape(FLAGS.workdir))
-    confidence, predicted, class_names = predict.predict(FLAGS.workdir, images,
-                                                         FLAGS.score_chunk_size)
-    stem = os.path.splitext(os.path.basename(os.path.normpath(FLAGS.predict)))[0]
-    out = os.path.join(FLAGS.workdir, f'predictions-{stem}.csv')
-    predict.write_predictions(out, names, confidence, predicted, class_names)
+    shape = predict.image_shape(FLAGS.workdir)
+    with hold_workdir(FLAGS.workdir, 'run.py --predict'):  # Its CSV goes into the workdir.
+      images, names = predict.load_images(FLAGS.predict, shape)
+      confidence, predicted, class_names = predict.predict(FLAGS.workdir, images,
+                                                           FLAGS.score_chunk_size)
+      stem = os.path.splitext(os.path.basename(os.path.normpath(FLAGS.predict)))[0]
+      out = os.path.join(FLAGS.workdir, f'predictions-{stem}.csv')
+      predict.write_predictions(out, names, confidence, predicted, class_names)
   except predict.PredictError as e:
     fail(str(e))
   except OSError as e:
-    fail(f'could not write predictions: {e}')
+    fail(f'could not write predictions: {data_types.one_line(e)}')
   print(f'pl_jax: labeled {len(names)} image(s) with the model of {FLAGS.workdir}; '
         f'wrote {out}')
+
+
+def hold_workdir(workdir: str, what: str) -> contextlib.AbstractContextManager:
+  """Holds the workdir's lock (pl_jax/lock.py), or exits with one line naming
+  the process that holds it."""
+  holding = contextlib.ExitStack()
+  try:
+    holding.enter_context(lock.hold(workdir, what))
+  except lock.LockedError as e:
+    fail(str(e))
+  except OSError as e:
+    fail(f'cannot use --workdir: {data_types.one_line(e)}')
+  return holding
 
 
 def main(argv):
@@ -294,6 +310,14 @@ def export_review(workdir: str, dataset, result) -> None:
 
 
 def run(config: config_lib.Config, workdir: str, primary: bool) -> None:
+  """The run under the workdir's lock: one writer per workdir. The other
+  processes of a multi-host run write only their part of the checkpoints, in
+  step with the primary one, and take no lock."""
+  with hold_workdir(workdir, 'run.py') if primary else contextlib.nullcontext():
+    train_and_report(config, workdir, primary)
+
+
+def train_and_report(config: config_lib.Config, workdir: str, primary: bool) -> None:
   """The run itself, its report and review sheet; every process computes the
   same, the primary one prints and writes the files."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -327,7 +351,7 @@ def run(config: config_lib.Config, workdir: str, primary: bool) -> None:
   except (loop.WorkdirError, ValueError) as e:  # ValueError: settings the devices reject.
     fail(str(e))
   except OSError as e:
-    fail(f'could not write results to {workdir}: {e}')
+    fail(f'could not write results to {workdir}: {data_types.one_line(e)}')
   except KeyboardInterrupt:
     fail(f'interrupted; finished iterations are saved in {workdir} (rerun to resume)',
          code=130)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pl_jax import loop, recipes, user_data
+from pl_jax import lock, loop, recipes, user_data
 
 
 def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray | None = None,
@@ -29,6 +29,7 @@ def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray |
   Raises:
     config.ConfigError: an unknown recipe or setting, or a value not allowed (one
       line naming it).
+    lock.LockedError: another process writes into workdir (one line naming it).
 
   Returns:
     loop.Result: `record` (as results.json), `params` of the last model (with
@@ -41,6 +42,9 @@ def self_train(images: np.ndarray, labels: np.ndarray, test_images: np.ndarray |
       'arrays', images, labels, test_images, test_labels, class_names)
   initial = loop.initial_label_state(
       dataset, run_config, None if manual_labels is None else np.asarray(manual_labels))
-  return loop.self_train(dataset, run_config, workdir, initial=initial, progress=progress,
-                         log=log)
+  if workdir is None:
+    return loop.self_train(dataset, run_config, initial=initial, progress=progress, log=log)
+  with lock.hold(workdir, 'pl_jax.self_train'):  # One writer per workdir.
+    return loop.self_train(dataset, run_config, workdir, initial=initial, progress=progress,
+                           log=log)
 

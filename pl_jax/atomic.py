@@ -7,12 +7,14 @@ import tempfile
 
 import numpy as np
 
+TMP_PREFIX = '.tmp-'  # A write in progress, renamed over its target when whole.
+
 
 @contextlib.contextmanager
 def _replace_on_success(path: str, suffix: str):
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix=suffix)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=TMP_PREFIX, suffix=suffix)
   # mkstemp makes the file owner-only; give it the mode a plain open() would.
   umask = os.umask(0)
   os.umask(umask)
@@ -44,3 +46,14 @@ def write_bytes(path: str, content: bytes) -> None:
 
 def write_text(path: str, text: str) -> None:
   write_bytes(path, text.encode())
+
+
+def remove_leftovers(directory: str) -> None:
+  """Removes what writes that died (kill -9) left in directory: their temporary
+  files. Only the directory's one writer may call it (pl_jax/lock.py)."""
+  for name in os.listdir(directory):
+    if name.startswith(TMP_PREFIX):
+      try:
+        os.remove(os.path.join(directory, name))
+      except FileNotFoundError:
+        pass

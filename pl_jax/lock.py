@@ -30,14 +30,29 @@ def holder(workdir: str) -> str:
     return ''
 
 
+# The workdirs this process holds the lock of, and how many holds deep.
+_held: dict[str, int] = {}
+
+
 @contextlib.contextmanager
 def hold(workdir: str, what: str):
   """Holds the workdir's lock for the block; `what` names the writer.
+
+  A process that holds it already holds it again (a run writing its review
+  sheet): one lock per process, released when the outermost hold ends.
 
   Raises:
     LockedError: another live process holds it.
   """
   os.makedirs(workdir, exist_ok=True)
+  key = os.path.realpath(workdir)
+  if key in _held:
+    _held[key] += 1
+    try:
+      yield
+    finally:
+      _held[key] -= 1
+    return
   fd = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
   try:
     try:
@@ -47,6 +62,10 @@ def hold(workdir: str, what: str):
                         'wait for it to finish or use another --workdir') from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f'pid {os.getpid()}: {what}\n'.encode(), 0)
-    yield
+    _held[key] = 1
+    try:
+      yield
+    finally:
+      del _held[key]
   finally:
     os.close(fd)  # Releases the lock.

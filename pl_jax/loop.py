@@ -240,13 +240,13 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
   record = new_record(run, initial, run_config)
   label_state, train_state, first = initial, None, 1
   if workdir is not None:
-    resumed = _resume(workdir, record, new_model(run, run.streams.init(0)), initial,
+    resumed = _resume(workdir, run, record, new_model(run, run.streams.init(0)), initial,
                       overwrite, log)
     if resumed is not None:
-      done, train_state, label_state, record = resumed
-      train_state = jax.device_put(train_state, run.replicated)
+      done, label_state, record = resumed.iteration, resumed.label_state, resumed.record
+      train_state = jax.device_put(resumed.train_state, run.replicated)
       if record['stop_reason'] is not None:
-        return finished_result(run, workdir, train_state, label_state, record)
+        return finished_result(run, train_state, label_state, record, resumed.ensemble)
       first = done + 1
   if not dataset.has_test and first == 1:
     log('note: no test split: the validation split is the only check' if config.validation
@@ -426,17 +426,18 @@ def save_iteration(workdir: str, run: Run, iteration: int, train_state: train.Tr
                    label_state: select.LabelState, record: dict, scoring: Scoring,
                    ensemble_params: Any) -> None:
   """Checkpoint the iteration (every host), then write the run's files (one host)."""
-  checkpoint.save(workdir, iteration, train_state, label_state, record, ensemble_params)
+  scores = {'confidence': scoring.confidence, 'predicted': scoring.predicted,
+            'margin': scoring.margin}
+  checkpoint.save(workdir, iteration, train_state, label_state, record, ensemble_params,
+                  scores)
   if sharding.is_primary():
-    save(workdir, record, label_state, run.dataset,
-         {'confidence': scoring.confidence, 'predicted': scoring.predicted,
-          'margin': scoring.margin})
+    save(workdir, record, label_state, run.dataset, scores)
 
 
-def finished_result(run: Run, workdir: str, train_state: train.TrainState,
-                    label_state: select.LabelState, record: dict) -> Result:
+def finished_result(run: Run, train_state: train.TrainState, label_state: select.LabelState,
+                    record: dict, ensemble_params: Any) -> Result:
   """The Result of a workdir's finished run, from its checkpoint."""
-  params = (checkpoint.restore_params(workdir, ensemble=True) if run.config.final_models > 1
+  params = (ensemble_params if run.config.final_models > 1
             else train.evaluation_params(train_state))
   return Result(record, run.model, params, label_state)
 
@@ -466,22 +467,40 @@ def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
                                 per_class)
 
 
-def _resume(workdir, record, like_train_state, like_label_state, overwrite, log):
-  """The checkpointed state of the workdir's run of this recipe, or None to start.
+def _resume(workdir: str, run: Run, record: dict, like_train_state: train.TrainState,
+            like_label_state: select.LabelState, overwrite: bool,
+            log: Callable[[str], None]) -> checkpoint.Restored | None:
+  """The checkpoint to go on from: the newest of the workdir's run of this recipe
+  that reads back whole, or None to start.
 
-  Raises WorkdirError if the workdir holds another recipe's run (unless
-  overwrite, which removes that run's files).
+  Newer checkpoints that do not read back are named in one line and removed: the
+  iterations after the one resumed are recomputed, to the same results. Run files
+  that disagree with the checkpoint are rewritten from it (the checkpoint wins).
+
+  Raises WorkdirError if the workdir holds another recipe's run, or a run of
+  which nothing reads back (unless overwrite, which removes that run's files).
   """
-  previous = None
-  if os.path.exists(os.path.join(workdir, 'results.json')):
+  results_path = os.path.join(workdir, 'results.json')
+  try:
+    restored, problem = checkpoint.restore(workdir, like_train_state, like_label_state), None
+  except checkpoint.Damaged as e:
+    restored, problem = None, str(e)
+  if restored is not None:
+    theirs = restored.record.get('recipe')
+  elif problem is None:  # No checkpoint: a new run, or one that only results.json tells of.
+    if not os.path.exists(results_path):
+      return None
     try:
-      with open(os.path.join(workdir, 'results.json')) as f:
-        previous = json.load(f)
-    except (OSError, ValueError):
-      previous = {}
-  if previous is not None and previous.get('recipe') != record['recipe']:
+      with open(results_path) as f:
+        theirs = json.load(f).get('recipe')
+    except (OSError, ValueError, AttributeError):
+      problem = f'{results_path} cannot be read and there is no checkpoint'
+  if problem is not None or theirs != record['recipe']:
     if not overwrite:
-      theirs = previous.get('recipe') or {}
+      if problem is not None:
+        raise WorkdirError(f'{problem}; pass --overwrite to start over, or choose another '
+                           '--workdir')
+      theirs = theirs or {}
       differ = sorted(k for k in set(theirs) | set(record['recipe'])
                       if theirs.get(k) != record['recipe'].get(k))
       raise WorkdirError(f'{workdir} holds another run (differs in: {", ".join(differ)}); '
@@ -495,16 +514,60 @@ def _resume(workdir, record, like_train_state, like_label_state, overwrite, log)
           os.remove(path)
     sharding.barrier('overwrite')  # No process may read what is being removed.
     return None
-  if checkpoint.latest_iteration(workdir) is None:
+  if restored is None:  # This recipe's results.json without a checkpoint: start over.
     return None
-  done, train_state, label_state, saved = checkpoint.restore(
-      workdir, like_train_state, like_label_state)
-  saved['config'] = record['config']
-  if saved['stop_reason'] is not None:
-    log(f'{workdir}: finished earlier ({saved["stop_reason"]}); nothing to do')
+  done = restored.iteration
+  checkpoint.clean(workdir, done)
+  restored = restored._replace(record={**restored.record, 'config': record['config']})
+  if sharding.is_primary():
+    atomic.remove_leftovers(workdir)
+    rewritten = _rewrite_disagreeing(workdir, run, restored)
+    if rewritten and not restored.damaged:  # (Passing over one, they disagree anyway.)
+      log(f'{workdir}: {", ".join(rewritten)} disagreed with the checkpoint of iteration '
+          f'{done}; rewrote them from it')
+  if restored.damaged:
+    log(f'{workdir}: passed over a damaged checkpoint ({"; ".join(restored.damaged)}); '
+        f'resuming after iteration {done}, the iterations after it are recomputed')
+  elif restored.record['stop_reason'] is not None:
+    log(f'{workdir}: finished earlier ({restored.record["stop_reason"]}); nothing to do')
   else:
     log(f'{workdir}: resuming after iteration {done}')
-  return done, train_state, label_state, saved
+  return restored
+
+
+def _rewrite_disagreeing(workdir: str, run: Run, restored: checkpoint.Restored) -> list[str]:
+  """Rewrites the run's files from the checkpoint if any of them is missing,
+  unreadable or holds something else; returns the names of those."""
+  label_arrays = _label_arrays(restored.label_state)
+  wanted = {'results.json': restored.record, 'labels.npz': label_arrays,
+            'pseudo_labels.csv': labels_csv(label_arrays, run.dataset)}
+  if restored.scores is not None:  # (Older checkpoints do not keep them.)
+    wanted['scores.npz'] = restored.scores
+  disagree = [name for name, content in wanted.items()
+              if not _holds(os.path.join(workdir, name), content)]
+  if disagree:
+    save(workdir, restored.record, restored.label_state, run.dataset, restored.scores)
+  return disagree
+
+
+def _holds(path: str, content) -> bool:
+  """Whether the file at path holds content: a results record (the config
+  aside, which a resumed run takes from its command), a dict of arrays or text."""
+  try:
+    if path.endswith('.json'):
+      with open(path) as f:
+        saved = json.load(f)
+      without_config = lambda r: {k: v for k, v in r.items() if k != 'config'}
+      return without_config(saved) == without_config(json.loads(json.dumps(content)))
+    if path.endswith('.npz'):
+      with np.load(path, allow_pickle=False) as saved:
+        return all(name in saved.files and np.array_equal(saved[name], np.asarray(array),
+                                                           equal_nan=saved[name].dtype.kind == 'f')
+                   for name, array in content.items())
+    with open(path) as f:
+      return f.read() == content
+  except Exception:  # pylint: disable=broad-except  (whatever a damaged file raises)
+    return False
 
 
 def stop_reason(row: dict, iteration: int, iterations: int) -> str | None:
@@ -519,19 +582,27 @@ def stop_reason(row: dict, iteration: int, iterations: int) -> str | None:
 
 
 def save(workdir: str, record: dict, label_state: select.LabelState,
-         dataset: data_types.Dataset, scores: dict[str, np.ndarray]) -> None:
-  """Writes results.json, labels.npz, pseudo_labels.csv and scores.npz atomically.
+         dataset: data_types.Dataset, scores: dict[str, np.ndarray] | None) -> None:
+  """Writes labels.npz, scores.npz, pseudo_labels.csv and results.json atomically,
+  results.json last.
 
-  scores: the last model's confidence, predicted and margin, [N] each.
+  scores: the last model's confidence, predicted and margin, [N] each; None
+  leaves scores.npz as it is.
   """
-  label_arrays = {field.name: np.asarray(getattr(label_state, field.name))
-                  for field in dataclasses.fields(label_state)}
-  atomic.write_npz(os.path.join(workdir, 'labels.npz'),
-                   {**label_arrays, 'source_names': np.array(select.SOURCE_NAMES)})
-  atomic.write_npz(os.path.join(workdir, 'scores.npz'), scores)
+  label_arrays = _label_arrays(label_state)
+  atomic.write_npz(os.path.join(workdir, 'labels.npz'), label_arrays)
+  if scores is not None:
+    atomic.write_npz(os.path.join(workdir, 'scores.npz'), scores)
   atomic.write_text(os.path.join(workdir, 'pseudo_labels.csv'),
                     labels_csv(label_arrays, dataset))
   atomic.write_json(os.path.join(workdir, 'results.json'), record)
+
+
+def _label_arrays(label_state: select.LabelState) -> dict[str, np.ndarray]:
+  """labels.npz: every field of the label state, and the names of the sources."""
+  return {**{field.name: np.asarray(getattr(label_state, field.name))
+             for field in dataclasses.fields(label_state)},
+          'source_names': np.array(select.SOURCE_NAMES)}
 
 
 def labels_csv(label_arrays: dict[str, np.ndarray], dataset: data_types.Dataset) -> str:

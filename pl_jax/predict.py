@@ -1,5 +1,8 @@
-"""Predict: label new images with the last model (or final models) of a finished
-(or running) run."""
+"""Predict: label new images with the last model (or final models) of a run.
+
+It reads the run's newest checkpoint; run.py's --predict, which writes its CSV
+into the workdir, holds the workdir's lock (pl_jax/lock.py) while it does.
+"""
 
 from __future__ import annotations
 
@@ -79,6 +82,9 @@ def load_predictor(workdir: str) -> Predictor:
       results = json.load(f)
     spec, config = results['model'], recipes.config_of(results['recipe'])
     params = checkpoint.restore_params(workdir, ensemble=config.final_models > 1)
+  except checkpoint.Damaged as e:
+    raise PredictError(f'{e}; rerun the run (its command, with this --workdir) to '
+                       'recompute it') from None
   except (OSError, ValueError, KeyError, FileNotFoundError) as e:
     raise PredictError(f'{workdir}: no saved model ({type(e).__name__}); run '
                        'run.py with this --workdir first') from None

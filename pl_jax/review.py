@@ -25,7 +25,7 @@ from xml.sax import saxutils
 
 import numpy as np
 
-from pl_jax import atomic, data_types
+from pl_jax import atomic, data_types, lock
 
 REVIEW_DIR = 'review'
 REVIEW_CSV = 'review.csv'
@@ -141,6 +141,9 @@ def export_review(workdir: str, dataset: data_types.Dataset, k: int, by: str = '
   run's final predictor (model_probabilities), gives each image's top guesses;
   without it the guess is the scoring's top class alone. next_run: {'cwd',
   'argv'}, the follow-up command the page offers (next_command).
+
+  Raises:
+    lock.LockedError: another process writes into workdir.
   """
   from pl_jax import select  # pylint: disable=g-import-not-at-top  (imports JAX)
   with np.load(os.path.join(workdir, 'scores.npz')) as scores, \
@@ -161,33 +164,34 @@ def export_review(workdir: str, dataset: data_types.Dataset, k: int, by: str = '
   for i in chosen:
     writer.writerow([int(i), example_name(dataset, i), classes[predicted[i]],
                      f'{confidence[i]:.6f}', f'{margin[i]:.6f}', '', ''])
-  directory = os.path.join(workdir, REVIEW_DIR)
-  csv_path = os.path.join(directory, REVIEW_CSV)
-  png_path = os.path.join(directory, CONTACT_SHEET)
-  atomic.write_text(csv_path, out.getvalue())
-  atomic.write_bytes(png_path, png_bytes(contact_sheet(
-      images, [f'#{i} {classes[predicted[i]]}?' for i in chosen])))
+  with lock.hold(workdir, 'export_review'):  # (A run exporting its review holds it.)
+    directory = os.path.join(workdir, REVIEW_DIR)
+    csv_path = os.path.join(directory, REVIEW_CSV)
+    png_path = os.path.join(directory, CONTACT_SHEET)
+    atomic.write_text(csv_path, out.getvalue())
+    atomic.write_bytes(png_path, png_bytes(contact_sheet(
+        images, [f'#{i} {classes[predicted[i]]}?' for i in chosen])))
 
-  items = []
-  for i, image, guess in zip(chosen, images, guesses):
-    file = f'{IMAGES_DIR}/{int(i)}.png'
-    atomic.write_bytes(os.path.join(directory, file), png_bytes(image))
-    items.append({'index': int(i), 'name': example_name(dataset, i), 'image': file,
-                  'confidence': round(float(confidence[i]), 6),
-                  'margin': round(float(margin[i]), 6), 'guesses': guess})
-  page_path = os.path.join(directory, PAGE_JSON)
-  atomic.write_json(page_path, {
-      'run': os.path.abspath(workdir), 'dataset': dataset.name, 'ranked_by': by,
-      'classes': list(classes), 'image_shape': list(dataset.train_images.shape[1:]),
-      'guesses_from': 'final predictor' if probabilities is not None else 'scoring',
-      'next_run': next_run, 'items': items})
-  tasks_path = None
-  if label_studio:
-    tasks_path = os.path.join(directory, LABEL_STUDIO_TASKS)
-    atomic.write_json(tasks_path, label_studio_tasks(workdir, items, images))
-    atomic.write_text(os.path.join(directory, LABEL_STUDIO_CONFIG),
-                      label_studio_config(classes))
-  return ReviewFiles(png_path, csv_path, page_path, tasks_path)
+    items = []
+    for i, image, guess in zip(chosen, images, guesses):
+      file = f'{IMAGES_DIR}/{int(i)}.png'
+      atomic.write_bytes(os.path.join(directory, file), png_bytes(image))
+      items.append({'index': int(i), 'name': example_name(dataset, i), 'image': file,
+                    'confidence': round(float(confidence[i]), 6),
+                    'margin': round(float(margin[i]), 6), 'guesses': guess})
+    page_path = os.path.join(directory, PAGE_JSON)
+    atomic.write_json(page_path, {
+        'run': os.path.abspath(workdir), 'dataset': dataset.name, 'ranked_by': by,
+        'classes': list(classes), 'image_shape': list(dataset.train_images.shape[1:]),
+        'guesses_from': 'final predictor' if probabilities is not None else 'scoring',
+        'next_run': next_run, 'items': items})
+    tasks_path = None
+    if label_studio:
+      tasks_path = os.path.join(directory, LABEL_STUDIO_TASKS)
+      atomic.write_json(tasks_path, label_studio_tasks(workdir, items, images))
+      atomic.write_text(os.path.join(directory, LABEL_STUDIO_CONFIG),
+                        label_studio_config(classes))
+    return ReviewFiles(png_path, csv_path, page_path, tasks_path)
 
 
 def next_command(argv: list[str], workdir: str) -> dict:
