@@ -335,9 +335,9 @@ def restorer(data_path: str):
   from pl_jax import checkpoint, data, loop, recipes  # pylint: disable=g-import-not-at-top
   dataset = data.load_dataset(f'npz:{data_path}')
   config = recipes.make_config('case_study', **SETTINGS)
-  run_ = loop.prepare(dataset, config, False)
-  like_train = loop.new_model(run_, run_.streams.init(0))
   like_labels = loop.initial_label_state(dataset, config)
+  run_ = loop.prepare(dataset, config, like_labels, False)
+  like_train = loop.new_model(run_, run_.streams.init(0))
   return lambda workdir: checkpoint.restore(workdir, like_train, like_labels)
 
 

@@ -480,42 +480,66 @@ def _resume(workdir: str, run: Run, record: dict, like_train_state: train.TrainS
   Raises WorkdirError if the workdir holds another recipe's run, or a run of
   which nothing reads back (unless overwrite, which removes that run's files).
   """
-  results_path = os.path.join(workdir, 'results.json')
-  try:
-    restored, problem = checkpoint.restore(workdir, like_train_state, like_label_state), None
-  except checkpoint.Damaged as e:
-    restored, problem = None, str(e)
-  if restored is not None:
-    theirs = restored.record.get('recipe')
-  elif problem is None:  # No checkpoint: a new run, or one that only results.json tells of.
-    if not os.path.exists(results_path):
-      return None
-    try:
-      with open(results_path) as f:
-        theirs = json.load(f).get('recipe')
-    except (OSError, ValueError, AttributeError):
-      problem = f'{results_path} cannot be read and there is no checkpoint'
+  held = _read_back(workdir, like_train_state, like_label_state)
+  if held is None:
+    return None  # A new run.
+  restored, theirs, problem = held
   if problem is not None or theirs != record['recipe']:
-    if not overwrite:
-      if problem is not None:
-        raise WorkdirError(f'{problem}; pass --overwrite to start over, or choose another '
-                           '--workdir')
-      theirs = theirs or {}
-      differ = sorted(k for k in set(theirs) | set(record['recipe'])
-                      if theirs.get(k) != record['recipe'].get(k))
-      raise WorkdirError(f'{workdir} holds another run (differs in: {", ".join(differ)}); '
-                         'pass --overwrite to replace it, or choose another --workdir')
-    if sharding.is_primary():
-      for name in RUN_FILES:
-        path = os.path.join(workdir, name)
-        if os.path.isdir(path):
-          shutil.rmtree(path)
-        elif os.path.exists(path):
-          os.remove(path)
-    sharding.barrier('overwrite')  # No process may read what is being removed.
+    _start_over(workdir, record, theirs, problem, overwrite)
     return None
   if restored is None:  # This recipe's results.json without a checkpoint: start over.
     return None
+  return _go_on(workdir, run, record, restored, log)
+
+
+def _read_back(workdir: str, like_train_state: train.TrainState,
+               like_label_state: select.LabelState):
+  """What the workdir holds: None if nothing; else (the newest checkpoint that
+  reads back whole, or None; the recipe its run recorded; why nothing reads
+  back, or None)."""
+  results_path = os.path.join(workdir, 'results.json')
+  try:
+    restored = checkpoint.restore(workdir, like_train_state, like_label_state)
+  except checkpoint.Damaged as e:
+    return None, None, str(e)
+  if restored is not None:
+    return restored, restored.record.get('recipe'), None
+  if not os.path.exists(results_path):  # No checkpoint and no results: nothing.
+    return None
+  try:  # Only results.json tells of a run.
+    with open(results_path) as f:
+      return None, json.load(f).get('recipe'), None
+  except (OSError, ValueError, AttributeError):
+    return None, None, f'{results_path} cannot be read and there is no checkpoint'
+
+
+def _start_over(workdir: str, record: dict, theirs: dict | None, problem: str | None,
+                overwrite: bool) -> None:
+  """Removes the run files of another recipe's run (or of one nothing of which
+  reads back) with overwrite; else raises WorkdirError saying why."""
+  if not overwrite:
+    if problem is not None:
+      raise WorkdirError(f'{problem}; pass --overwrite to start over, or choose another '
+                         '--workdir')
+    theirs = theirs or {}
+    differ = sorted(k for k in set(theirs) | set(record['recipe'])
+                    if theirs.get(k) != record['recipe'].get(k))
+    raise WorkdirError(f'{workdir} holds another run (differs in: {", ".join(differ)}); '
+                       'pass --overwrite to replace it, or choose another --workdir')
+  if sharding.is_primary():
+    for name in RUN_FILES:
+      path = os.path.join(workdir, name)
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      elif os.path.exists(path):
+        os.remove(path)
+  sharding.barrier('overwrite')  # No process may read what is being removed.
+
+
+def _go_on(workdir: str, run: Run, record: dict, restored: checkpoint.Restored,
+           log: Callable[[str], None]) -> checkpoint.Restored:
+  """Resumes from a checkpoint that read back: newer ones and leftovers of
+  killed writes removed, run files that disagree rewritten, one line said."""
   done = restored.iteration
   checkpoint.clean(workdir, done)
   restored = restored._replace(record={**restored.record, 'config': record['config']})

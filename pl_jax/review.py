@@ -158,27 +158,20 @@ def export_review(workdir: str, dataset: data_types.Dataset, k: int, by: str = '
   else:
     guesses = [[[classes[predicted[i]], round(float(confidence[i]), 6)]] for i in chosen]
 
-  out = io.StringIO()
-  writer = csv.writer(out, lineterminator='\n')
-  writer.writerow(REVIEW_COLUMNS)
-  for i in chosen:
-    writer.writerow([int(i), example_name(dataset, i), classes[predicted[i]],
-                     f'{confidence[i]:.6f}', f'{margin[i]:.6f}', '', ''])
+  rows = [[int(i), example_name(dataset, i), classes[predicted[i]], f'{confidence[i]:.6f}',
+           f'{margin[i]:.6f}', '', ''] for i in chosen]
   with lock.hold(workdir, 'export_review'):  # (A run exporting its review holds it.)
     directory = os.path.join(workdir, REVIEW_DIR)
     csv_path = os.path.join(directory, REVIEW_CSV)
     png_path = os.path.join(directory, CONTACT_SHEET)
-    atomic.write_text(csv_path, out.getvalue())
+    atomic.write_text(csv_path, csv_text(REVIEW_COLUMNS, rows))
     atomic.write_bytes(png_path, png_bytes(contact_sheet(
         images, [f'#{i} {classes[predicted[i]]}?' for i in chosen])))
-
-    items = []
-    for i, image, guess in zip(chosen, images, guesses):
-      file = f'{IMAGES_DIR}/{int(i)}.png'
-      atomic.write_bytes(os.path.join(directory, file), png_bytes(image))
-      items.append({'index': int(i), 'name': example_name(dataset, i), 'image': file,
-                    'confidence': round(float(confidence[i]), 6),
-                    'margin': round(float(margin[i]), 6), 'guesses': guess})
+    items = [{'index': int(i), 'name': example_name(dataset, i),
+              'image': write_image(directory, int(i), image),
+              'confidence': round(float(confidence[i]), 6),
+              'margin': round(float(margin[i]), 6), 'guesses': guess}
+             for i, image, guess in zip(chosen, images, guesses)]
     page_path = os.path.join(directory, PAGE_JSON)
     atomic.write_json(page_path, {
         'run': os.path.abspath(workdir), 'dataset': dataset.name, 'ranked_by': by,
@@ -192,6 +185,21 @@ def export_review(workdir: str, dataset: data_types.Dataset, k: int, by: str = '
       atomic.write_text(os.path.join(directory, LABEL_STUDIO_CONFIG),
                         label_studio_config(classes))
     return ReviewFiles(png_path, csv_path, page_path, tasks_path)
+
+
+def csv_text(columns: tuple[str, ...], rows: list[list]) -> str:
+  out = io.StringIO()
+  writer = csv.writer(out, lineterminator='\n')
+  writer.writerow(columns)
+  writer.writerows(rows)
+  return out.getvalue()
+
+
+def write_image(directory: str, index: int, image: np.ndarray) -> str:
+  """Writes a review image as PNG; returns its path relative to the review folder."""
+  file = f'{IMAGES_DIR}/{index}.png'
+  atomic.write_bytes(os.path.join(directory, file), png_bytes(image))
+  return file
 
 
 def next_command(argv: list[str], workdir: str) -> dict:

@@ -56,9 +56,9 @@ def copy(workdir, tmp_path, name='run', link=False):
 @pytest.fixture(scope='module')
 def restore(dataset):
   """workdir -> checkpoint.restore(workdir, ...), as a resumed run reads it."""
-  run = loop.prepare(dataset, CONFIG, False)
-  like_train = loop.new_model(run, run.streams.init(0))
   like_labels = loop.initial_label_state(dataset, CONFIG)
+  run = loop.prepare(dataset, CONFIG, like_labels, False)
+  like_train = loop.new_model(run, run.streams.init(0))
   return lambda workdir: checkpoint.restore(str(workdir), like_train, like_labels)
 
 
