@@ -310,21 +310,23 @@ def export_review(workdir: str, dataset, result) -> None:
 
 
 def run(config: config_lib.Config, workdir: str, primary: bool) -> None:
-  """The run under the workdir's lock: one writer per workdir. The other
-  processes of a multi-host run write only their part of the checkpoints, in
-  step with the primary one, and take no lock."""
+  """The data first (bad data touches no workdir), then the run under the
+  workdir's lock: one writer per workdir. The other processes of a multi-host
+  run write only their part of the checkpoints, in step with the primary one,
+  and take no lock."""
+  dataset, initial = load_data(config)
   with hold_workdir(workdir, 'run.py') if primary else contextlib.nullcontext():
-    train_and_report(config, workdir, primary)
+    train_and_report(config, workdir, primary, dataset, initial)
 
 
-def train_and_report(config: config_lib.Config, workdir: str, primary: bool) -> None:
+def train_and_report(config: config_lib.Config, workdir: str, primary: bool,
+                     dataset, initial) -> None:
   """The run itself, its report and review sheet; every process computes the
   same, the primary one prints and writes the files."""
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from pl_jax import loop, report, select  # pylint: disable=g-import-not-at-top
   say = print if primary else lambda *args, **kwargs: None
-  dataset, initial = load_data(config)
   if not FLAGS.test_split:
     dataset = dataclasses.replace(dataset, test_images=None, test_labels=None)
   n_human = int((np.asarray(initial.source) == select.HUMAN).sum())

@@ -19,6 +19,7 @@ def in_own_process(code: str):
 def test_both_label_sets_label_the_same_examples():
   sets = in_own_process('''
 import json
+import numpy as np
 from experiments import label_noise
 from pl_jax import select
 source = np.array([select.HUMAN, select.PSEUDO, select.PSEUDO, select.NONE, select.PSEUDO])
