@@ -17,14 +17,25 @@ def _state(seed=0):
   return train.create_train_state(jax.random.PRNGKey(seed), MODEL, (28, 28, 1), OPTIMIZER)
 
 
-def test_epoch_order_puts_the_shuffled_training_set_first():
-  mask = jnp.array([True, False, True, True, False, False, True, False])
-  order = train.epoch_order(jax.random.PRNGKey(0), mask, 3)
-  chex.assert_shape(order, (11,))
-  assert sorted(order[:4].tolist()) == [0, 2, 3, 6]
-  assert sorted(order[:8].tolist()) == list(range(8))
-  other = train.epoch_order(jax.random.PRNGKey(1), mask, 3)
-  assert sorted(other[:4].tolist()) == [0, 2, 3, 6]
+@pytest.mark.parametrize('n,n_train', [
+    (8, 4),                                  # In the shuffle window.
+    (train.SHUFFLE_WINDOW + 904, 100),       # A window of a larger array.
+    (train.SHUFFLE_WINDOW + 904, train.SHUFFLE_WINDOW + 1),  # Across all N.
+    (train.SHUFFLE_WINDOW + 904, train.SHUFFLE_WINDOW + 904),
+])
+def test_epoch_order_puts_the_shuffled_training_set_first(n, n_train):
+  members = np.sort(np.random.default_rng(n_train).choice(n, n_train, replace=False))
+  mask = jnp.zeros(n, bool).at[members].set(True)
+  orders = [np.asarray(train.epoch_order(jax.random.PRNGKey(seed), mask, 3))
+            for seed in (0, 1)]
+  for order in orders:
+    chex.assert_shape(order, (n + 3,))
+    assert order.dtype == np.int32
+    assert sorted(order[:n_train].tolist()) == members.tolist()
+    assert order.min() >= 0 and order.max() < n  # Padding gathers real rows.
+  # Shuffled, and differently for each key.
+  assert not np.array_equal(orders[0][:n_train], members)
+  assert not np.array_equal(orders[0][:n_train], orders[1][:n_train])
 
 
 def test_weighted_cross_entropy_ignores_padding():
