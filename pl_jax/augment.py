@@ -64,19 +64,14 @@ def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
                               maxval=1 + max_scale)
   rows, cols = pixel_grid(height, width)
   centre_row, centre_col = (height - 1) / 2, (width - 1) / 2
-  # A zero per image where a shear term stood (a lever since removed): without
-  # it XLA:CPU fuses the map differently and every augmented run changes in its
-  # last bits. Drop it when the default recipe's numbers next change anyway.
-  no_shear = jnp.zeros((batch,), jnp.float32)
 
-  def source(angle, scale, shear):
+  def source(angle, scale):
     # Inverse map: where in the source each output pixel comes from.
     cos, sin = jnp.cos(angle) / scale, jnp.sin(angle) / scale
-    dr = rows - centre_row
-    dc = cols - centre_col + shear * dr
+    dr, dc = rows - centre_row, cols - centre_col
     return jnp.stack([cos * dr - sin * dc + centre_row, sin * dr + cos * dc + centre_col])
 
-  return resample(images, jax.vmap(source)(angles, scales, no_shear))
+  return resample(images, jax.vmap(source)(angles, scales))
 
 
 def augment(key: jax.Array, images: jax.Array, max_shift: int = 0, max_degrees: float = 0.0,
