@@ -181,22 +181,25 @@ def make_config() -> config_lib.Config:
 
 def flags_markdown() -> str:
   """The flag reference, docs/flags.md: every setting by group, with its default,
-  allowed values and the case study's value where it differs, then the run options."""
-  case_study = recipes.RECIPES['case_study']
+  allowed values and each other recipe's value where it differs, then the run options."""
+  others = [name for name in recipes.RECIPES if name != recipes.DEFAULT]
   lines = ['# Flags of run.py', '',
            'Generated from `pl_jax/config.py` and `run.py` by `python run.py --flags_markdown`'
            ' (tests/test_run.py keeps it current). The defaults are the default recipe\'s '
-           f'(`{recipes.DEFAULT}`); `--recipe=case_study` changes the settings its column names.',
-           '']
+           f'(`{recipes.DEFAULT}`); '
+           + ', '.join(f'`--recipe={name}`' for name in others)
+           + ' change the settings their columns name.', '']
   show = lambda value: (','.join(value) or 'none') if isinstance(value, tuple) else str(value)
   for group in config_lib.GROUPS:
-    lines += [f'## Settings: {group}', '', '| flag | default | allowed | case_study | what |',
-              '|---|---|---|---|---|']
+    lines += [f'## Settings: {group}', '',
+              '| flag | default | allowed | ' + ' | '.join(others) + ' | what |',
+              '|---|---|---|' + '---|' * len(others) + '---|']
     for field in config_lib.fields_of(group):
       allowed = '' if isinstance(field.default, bool) else str(field.metadata['allowed'])
+      recipe_cells = ''.join(
+          f'{show(recipes.RECIPES[name].get(field.name, ""))} | ' for name in others)
       lines.append(f'| `--{field.name}` | `{show(field.default)}` | {allowed} | '
-                   f'{show(case_study[field.name]) if field.name in case_study else ""} | '
-                   f'{field.metadata["help"]} |')
+                   f'{recipe_cells}{field.metadata["help"]} |')
     lines.append('')
   lines += ['## Run options (they never change a run\'s numbers)', '', '| flag | default | what |',
             '|---|---|---|']

@@ -1,8 +1,8 @@
 """Time to accuracy: the case study's recipe, the strong recipe and the default,
 side by side, each run alone (one after the other) on this machine.
 
-  python benchmarks/time_to_accuracy.py --seed=71
-  python benchmarks/time_to_accuracy.py --rows=default --seed=71    # one recipe
+  python benchmarks/time_to_accuracy.py --seed=74
+  python benchmarks/time_to_accuracy.py --rows=default --seed=74    # one recipe
 
 Per recipe: the seconds from the start of its loop to the end of the first
 iteration whose MNIST test accuracy reaches 95 %, 98 % and 99 % (each row of
@@ -35,7 +35,8 @@ REFERENCE = ("| the case study's own PyTorch code, 1,000 labels, 10 iterations "
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('rows', list(ROWS), f'Recipes to run, of {", ".join(ROWS)}.')
-flags.DEFINE_integer('seed', 71, 'The seed of every run (not a tuning seed).')
+flags.DEFINE_integer('seed', 74, 'The seed of every run (not a tuning seed; 74 was '
+                     'never run before this benchmark).')
 flags.DEFINE_string('runs_dir', 'runs/time_to_accuracy', 'Where the runs go.')
 flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the table into.')
 flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished runs.')

@@ -2,7 +2,7 @@
 model is least sure about, through the review page and through the Label Studio
 files, then restart from the larger human set (issue 22).
 
-  python experiments/review_oracle.py                    # seeds 0, 1, 2 on MNIST
+  python experiments/review_oracle.py                    # seeds 81, 82, 83 on MNIST
   python experiments/review_oracle.py --summarize_only
 
 Per seed, three steps, each resumable:
@@ -35,8 +35,9 @@ from pl_jax import atomic, data, review, review_server, sweep
 
 SECTION = 'review_oracle'
 FLAGS = flags.FLAGS
-flags.DEFINE_list('seeds', ['0', '1', '2'], 'Seeds (not the tuning seeds).')
-flags.DEFINE_list('label_studio_seeds', ['0'], 'Seeds whose follow-up run is also made '
+flags.DEFINE_list('seeds', ['81', '82', '83'], 'Seeds (not the tuning seeds; the default '
+                  'ones were never run before this script).')
+flags.DEFINE_list('label_studio_seeds', ['81'], 'Seeds whose follow-up run is also made '
                   'from the Label Studio export (the labels are checked equal for every seed).')
 flags.DEFINE_string('dataset', 'mnist', 'A benchmark data set (its hidden labels are the '
                     'oracle).')

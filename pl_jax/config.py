@@ -86,13 +86,13 @@ class Config:
                         'training', AT_LEAST_1)
   # A floor, because 10 epochs over 100 labels is 20 steps, too few to learn
   # anything (train.num_epochs); 160 is the case study's 10 epochs of 1,000.
-  min_steps: int = setting(1500, 'At least this many optimizer steps per iteration (more '
+  min_steps: int = setting(500, 'At least this many optimizer steps per iteration (more '
                            'epochs when the training set is small).', 'training', AT_LEAST_0)
-  final_epochs: int = setting(20, 'Epochs of the last iteration, which trains the model the '
+  final_epochs: int = setting(6, 'Epochs of the last iteration, which trains the model the '
                               'run leaves (at least epochs; 0: as the others).',
                               'training', AT_LEAST_0)
-  batch_size: int = setting(64, 'Training batch size.', 'training', AT_LEAST_1)
-  learning_rate: float = setting(1e-3, 'Adam learning rate.', 'training',
+  batch_size: int = setting(128, 'Training batch size.', 'training', AT_LEAST_1)
+  learning_rate: float = setting(1.4e-3, 'Adam learning rate.', 'training',
                                  Allowed(0, low_open=True))
   lr_schedule: str = setting('constant', 'Learning rate over each iteration\'s steps: '
                              'constant, or cosine (annealed towards 0).', 'training',
@@ -106,10 +106,10 @@ class Config:
                              'of this decay per step; 0: the weights themselves.',
                              'training', Allowed(0, 1, high_open=True))
   # Why: XLA:CPU runs independent parts at once (BENCHMARKS.md, "A batch in parts").
-  batch_splits: int = setting(1, 'Each batch\'s gradient as the sum of this many parts, '
+  batch_splits: int = setting(8, 'Each batch\'s gradient as the sum of this many parts, '
                               'each its own pass: the same gradient up to rounding, faster '
                               'on a multi-core CPU.', 'training', AT_LEAST_1)
-  final_models: int = setting(2, 'Models the run ends with: the last iteration\'s and this '
+  final_models: int = setting(1, 'Models the run ends with: the last iteration\'s and this '
                               'many minus one more, trained from fresh starts on the final '
                               'labels; they predict by their mean softmax.',
                               'training', AT_LEAST_1)
@@ -134,7 +134,7 @@ class Config:
   revise: bool = setting(True, 'Re-label every non-human example each iteration '
                          '(pseudo-labels may change or return to the pool).', 'selection')
   # Scoring.
-  score_views: int = setting(8, 'Score the pool by the mean softmax over each image and this '
+  score_views: int = setting(2, 'Score the pool by the mean softmax over each image and this '
                              'many augmented views of it; 0: the image alone.', 'scoring',
                              AT_LEAST_0)
   score_chunk_size: int = setting(1024, 'Images per chunk when scoring.', 'scoring',

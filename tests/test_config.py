@@ -7,7 +7,7 @@ from pl_jax import recipes
 
 
 @pytest.mark.parametrize('settings,message', [
-    (dict(recipe='magic'), "recipe must be one of strong, case_study, got 'magic'"),
+    (dict(recipe='magic'), "recipe must be one of fast, strong, case_study, got 'magic'"),
     (dict(speed=11), 'unknown setting speed'),
     (dict(selection='random'), "selection must be one of threshold, balanced, got 'random'"),
     (dict(threshold=1.5), 'threshold must be in (0, 1), got 1.5'),
@@ -15,10 +15,10 @@ from pl_jax import recipes
     (dict(frozen=('fc9',)), 'frozen must be one of conv1, conv2, fc1, fc2, got fc9'),
     (dict(iterations=2.5), 'iterations must be a int, got 2.5'),
     (dict(revise=1), 'revise must be a bool, got 1'),
-    (dict(batch_splits=3), 'batch_size (64) must split into batch_splits=3 equal parts'),
+    (dict(batch_splits=3), 'batch_size (128) must split into batch_splits=3 equal parts'),
 ])
 def test_a_bad_value_is_one_line_naming_the_setting(settings, message):
-  recipe = settings.pop('recipe', 'strong')
+  recipe = settings.pop('recipe', recipes.DEFAULT)
   with pytest.raises(config_lib.ConfigError) as error:
     recipes.make_config(recipe, **settings)
   assert str(error.value).startswith(message) and '\n' not in str(error.value)

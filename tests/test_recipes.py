@@ -26,6 +26,15 @@ def test_the_default_recipe_is_the_declared_defaults():
   assert recipes.make_config('case_study') != config_lib.Config()
 
 
+def test_strong_recipe_is_the_recipe_of_2026_11_29():
+  """The defaults before the fast recipe took their place (commit 10d6a27)."""
+  config = recipes.make_config('strong')
+  assert (config.batch_size, config.learning_rate, config.batch_splits) == (64, 1e-3, 1)
+  assert (config.iterations, config.min_steps, config.final_epochs) == (12, 1500, 20)
+  assert (config.final_models, config.score_views, config.curriculum_step) == (2, 8, 0.2)
+  assert config.selection == 'balanced' and config.revise and config.warm_start
+
+
 def test_recipes_name_only_declared_settings_and_differ_from_the_defaults():
   defaults = config_lib.Config()
   for name, overrides in recipes.RECIPES.items():

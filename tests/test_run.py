@@ -26,7 +26,7 @@ def run(*args, env=None):
     (['--validation=-1'], '--validation must be >= 0, got -1'),
     (['--iterations=0'], '--iterations must be >= 1'),
     (['--batch_size=0'], '--batch_size must be >= 1'),
-    (['--batch_splits=3'], '--batch_size (64) must split into batch_splits=3 equal parts'),
+    (['--batch_splits=3'], '--batch_size (128) must split into batch_splits=3 equal parts'),
     (['--score_views=-1'], '--score_views must be >= 0, got -1'),
     (['--ema_decay=1'], '--ema_decay must be in [0, 1), got 1.0'),
     (['--final_models=0'], '--final_models must be >= 1, got 0'),
@@ -34,7 +34,7 @@ def run(*args, env=None):
     (['--selection=class_share'], "--selection must be one of threshold, balanced, got "
                                   "'class_share'"),
     (['--lr_schedule=step'], "--lr_schedule must be one of constant, cosine, got 'step'"),
-    (['--recipe=seed'], "--recipe must be one of strong, case_study, got 'seed'"),
+    (['--recipe=seed'], "--recipe must be one of fast, strong, case_study, got 'seed'"),
     (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, npz:PATH or "
                             "folder:PATH, got 'cifar10'"),
     (['--image_size=big'], "--image_size must be HxW"),

@@ -24,9 +24,10 @@ def test_the_tuning_seeds_are_refused():
 def test_the_table_has_every_target_and_no_number_without_a_run():
   done = _targets()
   assert done.returncode == 0, done.stderr
-  for row in ('100 (10 per class) | 99.0 %', '100 (random, the default command) | 98.5 %',
+  for row in ('100 (10 per class) | 99.1 %', '100 (random, the default command) | 99.0 %',
               '1,000 (random) | 99.3 %', '60,000 (all) | 99.5 %'):
-    assert f'| {row} | 0/3 | - | - | - | - | - |' in done.stdout
+    assert f'| {row} | 0/3 | - | - | - | - | - |  |' in done.stdout
+  assert 'seeds=71,72,73' in done.stdout
 
 
 def test_the_table_shows_the_last_model_alone_beside_the_final_models(tmp_path):
@@ -34,10 +35,11 @@ def test_the_table_shows_the_last_model_alone_beside_the_final_models(tmp_path):
     run = tmp_path / f'n1000-s{seed}'
     run.mkdir()
     (run / 'results.json').write_text(json.dumps({
-        'stop_reason': 'max_iterations', 'wall_seconds': 600,
+        'stop_reason': 'max_iterations', 'wall_seconds': 600, 'recipe': {'seed': seed},
         'iterations': [{'test_accuracy': together, 'train_label_accuracy': 0.998,
                         'test_accuracy_last_model': alone}]}))
   done = _targets('--seeds=0,1', '--rows=n1000', f'--runs_dir={tmp_path}')
   assert done.returncode == 0, done.stderr
   assert ('| 1,000 (random) | 99.3 % | 2/2 | 99.33 +- 0.03 % | 99.33 +- 0.03 % '
-          '| 99.80 +- 0.00 % | 10.0 | 99.28 +- 0.04 % |') in done.stdout
+          '| 99.80 +- 0.00 % | 10.0 | 99.28 +- 0.04 % '
+          '| 0: 99.35 % (10.0 min), 1: 99.31 % (10.0 min) |') in done.stdout
