@@ -33,8 +33,8 @@ def test_table_of_a_group_on_its_validation_split(mnist, tmp_path):
              for r in results]
   alone = [100 * np.mean(np.argmax(p, -1) == labels) for p in softmax]
   together = 100 * np.mean(np.argmax(np.mean(softmax, 0), -1) == labels)
-  assert [r.record['iterations'][-1]['validation_accuracy'] for r in results] == [
-      a / 100 for a in alone]
+  assert [r.record['iterations'][-1]['validation_accuracy'] for r in results] == pytest.approx(
+      [a / 100 for a in alone], abs=1e-12)
   assert [float(row[1]), float(row[2])] == [round(a, 2) for a in alone]
   assert float(row[4]) == round(together, 2)
   assert abs(float(row[5]) - (together - np.mean(alone))) < 0.006
