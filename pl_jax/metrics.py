@@ -11,7 +11,8 @@ import numpy as np
 from pl_jax import select
 
 ORACLE_METRICS = ('train_label_accuracy', 'pool_accuracy', 'selected_accuracy',
-                  'rejected_accuracy', 'pool_confidence_histogram')
+                  'selected_correct_per_class', 'rejected_accuracy',
+                  'pool_confidence_histogram')
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None):
@@ -81,8 +82,14 @@ def test_metrics(test_labels: np.ndarray | None, test_confidence: np.ndarray | N
           'test_calibration': calibration(test_confidence, test_predicted == test_labels)}
 
 
+def per_class(predicted: np.ndarray, mask: np.ndarray, num_classes: int) -> list[int]:
+  """How many examples `mask` marks, by predicted class: K counts.
+  predicted: int[N]; mask: bool[N]."""
+  return np.bincount(predicted[mask], minlength=num_classes).tolist()
+
+
 def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray | None = None,
-                      true_labels: np.ndarray | None,
+                      true_labels: np.ndarray | None, num_classes: int,
                       confidence: np.ndarray, predicted: np.ndarray,
                       selected: np.ndarray) -> dict:
   """What one iteration did: its training set, its model, its selection (the
@@ -97,6 +104,10 @@ def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray 
   confidence, predicted: float32[N], int32[N], this model's confidence and
     prediction for every training example.
   selected: bool[N], the pool examples it selected.
+  num_classes: K, for the per-class counts (lists of K, by predicted class):
+    how many it selected, and how many of those are right (oracle). Why:
+    with a few labels a class can be taken over by another from the first
+    selection on, and the run's mean accuracy hides it.
   """
   oracle = (lambda metric: metric()) if true_labels is not None else (lambda metric: None)
   source = np.asarray(label_state.source)
@@ -113,6 +124,9 @@ def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray 
       'pool_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool)),
       'n_selected': int(selected.sum()),
       'selected_accuracy': oracle(lambda: accuracy(predicted, true_labels, selected)),
+      'n_selected_per_class': per_class(predicted, selected, num_classes),
+      'selected_correct_per_class': oracle(
+          lambda: per_class(predicted, selected & (predicted == true_labels), num_classes)),
       'n_rejected': int((pool & ~selected).sum()),
       'rejected_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool & ~selected)),
       'pool_confidence_histogram': confidence_histogram(

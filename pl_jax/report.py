@@ -365,6 +365,22 @@ def run_table(results: dict) -> str:
   return common.markdown_table(headers, rows)
 
 
+def first_selection_table(results: dict) -> str | None:
+  """The first iteration's pseudo-labels by predicted class, and how many are
+  right (oracle); None if no iteration recorded them."""
+  first = results['iterations'][0] if results['iterations'] else {}
+  selected, correct = first.get('n_selected_per_class'), first.get('selected_correct_per_class')
+  if selected is None:
+    return None
+  names = results.get('model', {}).get('class_names') or [str(k) for k in range(len(selected))]
+  rows = [[name, format_count(n),
+           '-' if correct is None else format_count(correct[k]),
+           '-' if correct is None or not n else f'{100 * correct[k] / n:.2f}']
+          for k, (name, n) in enumerate(zip(names, selected))]
+  return common.markdown_table(
+      ['predicted class', 'selected', 'right (oracle)', 'right % (oracle)'], rows)
+
+
 def run_markdown(results: dict, figures: dict[str, str]) -> str:
   """report.md of one run; figures: caption -> path relative to the run dir."""
   config = ', '.join(f'{k}={v}' for k, v in results['config'].items()
@@ -388,6 +404,9 @@ def run_markdown(results: dict, figures: dict[str, str]) -> str:
     lines.append(f"- wall time: {results['wall_seconds'] / 60:.1f} min")
   lines += ['', 'Accuracies in percent. Oracle columns use hidden true labels, which a '
             'real user does not have.', '', run_table(results), '']
+  first = first_selection_table(results)
+  if first is not None:  # Where a run with few labels goes wrong first.
+    lines += ['## The first pseudo-labels, by class', '', first, '']
   return '\n'.join(lines + common.figure_sections(figures))
 
 

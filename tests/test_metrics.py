@@ -19,7 +19,7 @@ def test_iteration_metrics_on_a_hand_made_case():
   confidence = np.array([0.9, 0.9, 0.9, 0.995, 0.9995, 0.99995])
   selected = np.array([0, 0, 0, 1, 1, 1], bool)
   row = metrics.iteration_metrics(
-      label_state=state, true_labels=true_labels, confidence=confidence,
+      label_state=state, true_labels=true_labels, num_classes=10, confidence=confidence,
       predicted=predicted, selected=selected)
   row.update(metrics.test_metrics(np.array([1, 1, 1, 1]), np.array([0.95, 0.95, 0.95, 0.95]),
                                   np.array([1, 1, 1, 0])))
@@ -40,6 +40,9 @@ def test_iteration_metrics_on_a_hand_made_case():
       'test_accuracy': 3 / 4,
       'pool_size': 3, 'pool_accuracy': 2 / 3,
       'n_selected': 3, 'selected_accuracy': 2 / 3,
+      # Selected: 3 (right), 4 (right), 0 (wrong, truly 5).
+      'n_selected_per_class': [1, 0, 0, 1, 1, 0, 0, 0, 0, 0],
+      'selected_correct_per_class': [0, 0, 0, 1, 1, 0, 0, 0, 0, 0],
       'n_rejected': 0, 'rejected_accuracy': None,
   }
 
@@ -57,3 +60,14 @@ def test_calibration_of_a_perfectly_calibrated_scorer():
 def test_nines():
   np.testing.assert_allclose(metrics.nines(np.array([0.0, 0.9, 0.99, 1.0])),
                              [0, 1, 2, metrics.NINES_EDGES[-1]])
+
+
+def test_per_class_counts_without_hidden_labels():
+  state = select.LabelState.from_human(np.array([0, -1, -1, -1]),
+                                       np.array([1, 0, 0, 0], bool))
+  row = metrics.iteration_metrics(
+      label_state=state, true_labels=None, num_classes=3,
+      confidence=np.full(4, 0.999), predicted=np.array([0, 2, 2, 1]),
+      selected=np.array([0, 1, 1, 0], bool))
+  assert row['n_selected_per_class'] == [0, 0, 2]
+  assert row['selected_correct_per_class'] is None  # Oracle: needs hidden labels.

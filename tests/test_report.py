@@ -102,6 +102,20 @@ def test_run_report_names_the_final_models_each_alone():
           in report.run_markdown(results, {}))
 
 
+def test_run_report_shows_the_first_pseudo_labels_by_class():
+  results = synthetic_results()
+  assert 'first pseudo-labels' not in report.run_markdown(results, {})  # Older runs.
+  results['iterations'][0].update(n_selected_per_class=[40, 0, 60],
+                                  selected_correct_per_class=[40, 0, 45])
+  text = report.run_markdown(results, {})
+  assert '## The first pseudo-labels, by class' in text
+  assert '| predicted class | selected | right (oracle) | right % (oracle) |' in text
+  assert '| 0 | 40 | 40 | 100.00 |' in text and '| 1 | 0 | 0 | - |' in text
+  assert '| 2 | 60 | 45 | 75.00 |' in text
+  results['iterations'][0]['selected_correct_per_class'] = None  # A user's run.
+  assert '| 2 | 60 | - | - |' in report.run_markdown(results, {})
+
+
 def test_unfinished_run_is_plotted_and_marked(tmp_path):
   run_dir = write_run(tmp_path / 'run', synthetic_results(n_iterations=2, stop_reason=None))
   text = read(report.write_run_report(run_dir))
