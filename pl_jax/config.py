@@ -113,10 +113,6 @@ class Config:
                               'many minus one more, trained from fresh starts on the final '
                               'labels; they predict by their mean softmax.',
                               'training', AT_LEAST_1)
-  pretrain_steps: int = setting(0, 'Contrastive self-supervised steps (SimCLR, '
-                                'pretrain.py) on the training images before iteration 1, '
-                                'labels unread; fresh models start from the learned '
-                                'features. 0: none.', 'training', AT_LEAST_0)
   # Augmentation, inside the train step (augment.Augmentation).
   max_shift: int = setting(2, 'Random shifts of up to this many pixels.', 'augmentation',
                            AT_LEAST_0)

@@ -35,8 +35,8 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding
 
-from pl_jax import (atomic, checkpoint, data, data_types, metrics, models, pretrain, score,
-                    select, sharding, streams, timing, train)
+from pl_jax import (atomic, checkpoint, data, data_types, metrics, models, score, select,
+                    sharding, streams, timing, train)
 from pl_jax.config import Config
 
 STOP_MAX_ITERATIONS = 'max_iterations'
@@ -84,9 +84,6 @@ class Run:
   validation_images: jax.Array | None
   validation_labels: np.ndarray | None
   progress: bool
-  # The layers contrastive pretraining gave (pretrain.CARRIED), which every
-  # fresh model starts from; None without pretraining.
-  pretrained: Any = None
 
   @property
   def true_labels(self) -> np.ndarray | None:
@@ -251,15 +248,6 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
       if record['stop_reason'] is not None:
         return finished_result(run, train_state, label_state, record, resumed.ensemble)
       first = done + 1
-  if config.pretrain_steps and (first == 1 or not config.warm_start
-                                or config.final_models > 1):
-    # Only fresh models need it, so a resumed run redoes it (deterministic) only
-    # if it will make one.
-    run, record['pretraining'] = pretrain_features(run, initial)
-    figures = record['pretraining']
-    log(f"pretrained {figures['steps']} steps on {figures['images']} images: loss "
-        f"{figures['first_loss']:.3f} -> {figures['last_loss']:.3f} | "
-        f"{figures['seconds']:.0f}s, {figures['compile_seconds']:.1f}s compile")
   if not dataset.has_test and first == 1:
     log('note: no test split: the validation split is the only check' if config.validation
         else 'warning: no test split, so no reality check: test metrics are absent')
@@ -292,32 +280,12 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
 
 
 def new_model(run: Run, key: jax.Array) -> train.TrainState:
-  """A freshly initialised model (with the pretrained layers, if any),
-  replicated over the devices."""
+  """A freshly initialised model, replicated over the devices."""
   config = run.config
-  state = train.create_train_state(key, run.model, run.dataset.train_images.shape[1:],
-                                   run.optimizer, config.frozen, config.ema_decay,
-                                   run.pretrained)
-  return jax.device_put(state, run.replicated)
-
-
-def pretrain_features(run: Run, initial: select.LabelState) -> tuple[Run, dict]:
-  """Contrastive pretraining on every training image that is not held out
-  (labels unread). Returns the run with its pretrained layers, and the
-  record's figures of it."""
-  start = time.perf_counter()
-  members = np.flatnonzero(np.asarray(initial.source) != select.VALIDATION).astype(np.int32)
-  with timing.CompileClock() as compiling:
-    pretrained, losses = pretrain.pretrain(
-        run.streams.pretrain(), run.model, run.images, jax.device_put(members, run.replicated),
-        run.config.pretrain_steps, run.config.batch_splits, run.progress)
-    jax.block_until_ready(pretrained)
-  seconds = time.perf_counter() - start
-  return dataclasses.replace(run, pretrained=pretrained), {
-      'steps': run.config.pretrain_steps, 'images': len(members),
-      'first_loss': losses[0], 'last_loss': losses[-1],
-      'seconds': round(seconds - compiling.seconds, 3),
-      'compile_seconds': round(compiling.seconds, 3)}
+  return jax.device_put(
+      train.create_train_state(key, run.model, run.dataset.train_images.shape[1:],
+                               run.optimizer, config.frozen, config.ema_decay),
+      run.replicated)
 
 
 def last_epochs(config: Config) -> int:

@@ -144,9 +144,8 @@ class CNN(nn.Module):
   pixel_std: tuple[float, ...] = (0.3081,)
 
   @nn.compact
-  def __call__(self, images: jnp.ndarray, features: bool = False) -> jnp.ndarray:
-    """images: uint8[B, H, W, C] -> logits float32[B, num_classes]; with
-    features, fc1's activations float32[B, 128] instead (pretrain.py)."""
+  def __call__(self, images: jnp.ndarray) -> jnp.ndarray:
+    """images: uint8[B, H, W, C] -> logits float32[B, num_classes]."""
     x = normalize(images, self.pixel_mean, self.pixel_std)
     x = Conv(32, kernel_init=torch_like_init, name='conv1')(x)
     x = max_pool_2x2(nn.relu(x))
@@ -154,8 +153,6 @@ class CNN(nn.Module):
     x = max_pool_2x2(nn.relu(x))
     x = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(128, kernel_init=torch_like_init, name='fc1')(x))
-    if features:
-      return x
     return nn.Dense(self.num_classes, kernel_init=torch_like_init, name='fc2')(x)
 
 

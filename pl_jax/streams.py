@@ -9,8 +9,6 @@
   final_shuffle   split(PRNGKey(seed) + FINAL_MODELS)[1] + m   final model m's epochs
   views           PRNGKey(seed) + VIEWS + iteration            the pool's views (score.py
                                                                adds the view and the chunk)
-  pretrain        PRNGKey(seed) + PRETRAIN                     the contrastive pretraining
-                                                               (pretrain.py splits it)
 
 `+` is jax.random.fold_in. The tags are arbitrary and fixed: a run's numbers
 depend on them. AUGMENT keeps the augmentation apart from the shuffle, which
@@ -24,7 +22,6 @@ import jax
 AUGMENT = 0xA06
 FINAL_MODELS = 0xE45
 VIEWS = 0x51E
-PRETRAIN = 0x5E1F
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +46,6 @@ class Streams:
 
   def views(self, iteration: int) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(self._root(), VIEWS), iteration)
-
-  def pretrain(self) -> jax.Array:
-    return jax.random.fold_in(self._root(), PRETRAIN)
 
   def _final_models(self) -> jax.Array:
     return jax.random.split(jax.random.fold_in(self._root(), FINAL_MODELS))

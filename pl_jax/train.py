@@ -65,18 +65,14 @@ def make_optimizer(learning_rate: float,
 
 def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int, ...],
                        optimizer: optax.GradientTransformation,
-                       frozen: tuple[str, ...] = (), ema_decay: float = 0.0,
-                       pretrained: dict | None = None) -> TrainState:
+                       frozen: tuple[str, ...] = (), ema_decay: float = 0.0) -> TrainState:
   """A freshly initialised model. image_shape: (H, W, C).
 
   `frozen` names the layers the optimizer leaves alone; they must exist.
   ema_decay > 0 keeps a moving average of the parameters (ema_update), which
-  then scores the pool (evaluation_params). pretrained: layers (by name) that
-  replace the init's (pretrain.py).
+  then scores the pool (evaluation_params).
   """
   params = model.init(key, jnp.zeros((1, *image_shape), jnp.uint8))['params']
-  if pretrained is not None:
-    params = {**params, **pretrained}
   unknown = set(frozen) - set(params)
   if unknown:
     raise ValueError(f'cannot freeze {sorted(unknown)}: the layers are {sorted(params)}')
