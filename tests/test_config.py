@@ -7,7 +7,7 @@ from pl_jax import recipes
 
 
 @pytest.mark.parametrize('settings,message', [
-    (dict(recipe='magic'), "recipe must be one of fast, strong, case_study, got 'magic'"),
+    (dict(recipe='magic'), "recipe must be one of fast, strong, few_labels, case_study, got 'magic'"),
     (dict(speed=11), 'unknown setting speed'),
     (dict(selection='random'), "selection must be one of threshold, balanced, got 'random'"),
     (dict(threshold=1.5), 'threshold must be in (0, 1), got 1.5'),

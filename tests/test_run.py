@@ -34,7 +34,7 @@ def run(*args, env=None):
     (['--selection=class_share'], "--selection must be one of threshold, balanced, got "
                                   "'class_share'"),
     (['--lr_schedule=step'], "--lr_schedule must be one of constant, cosine, got 'step'"),
-    (['--recipe=seed'], "--recipe must be one of fast, strong, case_study, got 'seed'"),
+    (['--recipe=seed'], "--recipe must be one of fast, strong, few_labels, case_study, got 'seed'"),
     (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, npz:PATH or "
                             "folder:PATH, got 'cifar10'"),
     (['--image_size=big'], "--image_size must be HxW"),
