@@ -13,7 +13,8 @@ from pl_jax import data_types, loop, metrics, models, predict, recipes, score, s
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
-              'selected_accuracy', 'n_rejected', 'rejected_accuracy', 'train_seconds',
+              'selected_accuracy', 'n_selected_per_class', 'selected_correct_per_class',
+              'n_rejected', 'rejected_accuracy', 'train_seconds',
               'score_seconds', 'compile_seconds', 'epochs', 'final_loss', 'test_calibration',
               'pool_confidence_histogram', 'validation_accuracy', 'images_trained',
               'images_scored', 'wall_seconds'}
@@ -48,6 +49,9 @@ def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
       assert 0 <= row[name] <= 1, (name, row[name])
     assert row['n_train'] == row['n_human'] + row['n_pseudo']
     assert row['pool_size'] == row['n_selected'] + row['n_rejected']
+    assert sum(row['n_selected_per_class']) == row['n_selected']
+    assert sum(row['selected_correct_per_class']) == round(
+        row['selected_accuracy'] * row['n_selected'])
     assert row['n_train'] + row['pool_size'] == 2000
   assert saved['final_test_accuracy'] == rows[-1]['test_accuracy']
   # Each iteration trains on what the one before selected.
