@@ -19,6 +19,7 @@ table beside it.
 
 from absl import app, flags
 
+from pl_jax import config as config_lib
 from pl_jax import recipes, sweep
 
 # row: (run.py flags, what it is, the target test accuracy).
@@ -110,9 +111,10 @@ def summary() -> str:
 
 def main(argv):
   del argv
-  if FLAGS.recipe not in recipes.RECIPES:
-    sweep.fail('fewer_labels.py', f'--recipe must be one of {", ".join(recipes.RECIPES)}, '
-               f'got {FLAGS.recipe!r}')
+  try:
+    recipes.make_config(FLAGS.recipe)  # Refuses an unknown recipe, naming the known ones.
+  except config_lib.ConfigError as e:
+    sweep.fail('fewer_labels.py', f'--{e}')
   FLAGS.seeds = sweep.check_rows_and_seeds('fewer_labels.py', FLAGS.rows, ROWS, FLAGS.seeds)
   sweep.run_and_tabulate(planned_runs(), FLAGS.runs_dir, summary, FLAGS.benchmarks,
                          f'fewer_labels_{FLAGS.recipe}', FLAGS.summarize_only, FLAGS.parallel)

@@ -2,25 +2,19 @@
 figures in the table, and each run's first selection by class (oracle)."""
 
 import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.join(os.path.dirname(__file__), '..')
+from conftest import assert_one_line_error, run_script
 
 
 def _fewer_labels(*args):
-  return subprocess.run([sys.executable, 'experiments/fewer_labels.py', '--summarize_only',
-                         '--benchmarks=/dev/null', '--runs_dir=/nonexistent', *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=120)
+  return run_script('experiments/fewer_labels.py', '--summarize_only', '--benchmarks=/dev/null',
+                    '--runs_dir=/nonexistent', *args, timeout=120)
 
 
 def test_tuning_seeds_and_unknown_recipes_are_refused():
   done = _fewer_labels('--seeds=131,0101')
   assert done.returncode == 2 and 'seed 101 is for tuning' in done.stderr
-  done = _fewer_labels('--recipe=magic')
-  assert done.returncode == 2 and "--recipe must be one of" in done.stderr
-  assert len(done.stderr.strip().splitlines()) == 1
+  assert_one_line_error(_fewer_labels('--recipe=magic'), '--recipe must be one of')
 
 
 def test_the_table_has_every_target_and_the_published_figures():
