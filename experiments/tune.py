@@ -69,6 +69,10 @@ VARIANTS = {
     # A gentler curriculum (all candidates from iteration 10, not 5), as at 20
     # labels (below), where it gave 7.5 points.
     'fast_curriculum01': (*FAST12, '--curriculum_step=0.1'),
+    # Only the models the run leaves annealed (the cosine above annealed every
+    # iteration and restarted warm at the next), at 6 and at 10 last epochs.
+    'fast_cosine_last': (*FAST12, '--lr_schedule=cosine_last'),
+    'fast_cosine_last_final10': (*FAST12, '--lr_schedule=cosine_last', '--final_epochs=10'),
     # Fewer labels (issue 23), 20 of them, 2 per class: the fast recipe, and a
     # first selection 4x smaller that grows 4x slower, over twice the iterations
     # (the first model is far weaker than with 100 labels).
