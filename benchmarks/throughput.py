@@ -77,7 +77,7 @@ def jax_throughput(images, labels):
 
   def run_epoch():  # What a run does: one jitted call, the steps in a fori_loop.
     nonlocal state
-    state, loss = train.train_epoch(state, key, images, labels, mask, 0, 1, False, options)
+    state, loss = train.train_epoch(state, key, images, labels, mask, 0, 1, options)
     jax.block_until_ready(loss)
 
   rates = {}

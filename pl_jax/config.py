@@ -17,7 +17,7 @@ from typing import Any
 # `frozen` may name; kept here so that settings are checked before JAX loads.
 LAYERS = ('conv1', 'conv2', 'fc1', 'fc2')
 SELECTIONS = ('threshold', 'balanced')
-LR_SCHEDULES = ('constant', 'cosine', 'cosine_last')
+LR_SCHEDULES = ('constant', 'cosine')
 GROUPS = ('labels', 'training', 'augmentation', 'selection', 'scoring')
 
 
@@ -95,9 +95,7 @@ class Config:
   learning_rate: float = setting(1.4e-3, 'Adam learning rate.', 'training',
                                  Allowed(0, low_open=True))
   lr_schedule: str = setting('constant', 'Learning rate over each iteration\'s steps: '
-                             'constant; cosine: annealed towards 0 in every iteration; '
-                             'cosine_last: in the last (and the other final models) only.',
-                             'training',
+                             'constant, or cosine (annealed towards 0).', 'training',
                              Allowed(choices=LR_SCHEDULES))
   frozen: tuple[str, ...] = setting((), 'Layers kept at their random init (the case '
                                     'study\'s code never trains fc1).', 'training',

@@ -188,7 +188,7 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
                        pixel_std=dataset.pixel_std),
       optimizer=train.make_optimizer(config.learning_rate, config.frozen),
       streams=streams.Streams(config.seed),
-      options=train.TrainOptions(config.batch_size, config.augmentation,
+      options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
                                  config.batch_splits, sharding.batch_sharding(mesh)),
       replicated=replicated,
       images=jax.device_put(dataset.train_images, replicated),
@@ -293,23 +293,13 @@ def last_epochs(config: Config) -> int:
   return max(config.epochs, config.final_epochs)
 
 
-def anneals(config: Config, last: bool) -> bool:
-  """Whether a training run anneals its learning rate (train.lr_scale): every
-  run with lr_schedule 'cosine'; with 'cosine_last', those that train the
-  models the run leaves (the last iteration's, the other final models)."""
-  return config.lr_schedule == 'cosine' or (config.lr_schedule == 'cosine_last' and last)
-
-
 def train_model(run: Run, train_state: train.TrainState, label_state: select.LabelState,
-                last: bool, key: jax.Array,
+                epochs: int, key: jax.Array,
                 description: str) -> tuple[train.TrainState, list[float]]:
-  """train.fit with the run's settings on the labels in use; `last`: the run
-  trains a model the run leaves (last_epochs, anneals)."""
-  config = run.config
+  """train.fit with the run's settings on the labels in use."""
   train_state, losses = train.fit(
       train_state, key, run.images, label_state.labels, label_state.train_mask,
-      epochs=last_epochs(config) if last else config.epochs, options=run.options,
-      min_steps=config.min_steps, anneal=anneals(config, last),
+      epochs=epochs, options=run.options, min_steps=run.config.min_steps,
       progress=run.progress, description=description)
   jax.block_until_ready(train_state.params)
   return train_state, losses
@@ -326,7 +316,8 @@ def train_iteration(run: Run, train_state: train.TrainState | None,
   last = iteration == config.iterations or not bool(candidates_of(label_state, config).any())
   start = time.perf_counter()
   with timing.CompileClock() as compiling:
-    train_state, losses = train_model(run, train_state, label_state, last,
+    train_state, losses = train_model(run, train_state, label_state,
+                                      last_epochs(config) if last else config.epochs,
                                       run.streams.shuffle(iteration), f'iteration {iteration}')
   images = len(losses) * int(np.sum(label_state.train_mask))
   return train_state, Training(losses, images, time.perf_counter() - start, compiling.seconds)
@@ -415,8 +406,8 @@ def train_final_models(run: Run, label_state: select.LabelState,
   members, images = [last.params], 0
   for member in range(1, run.config.final_models):
     member_state, losses = train_model(
-        run, new_model(run, run.streams.final_init(member)), label_state, True,
-        run.streams.final_shuffle(member), f'final model {member + 1}')
+        run, new_model(run, run.streams.final_init(member)), label_state,
+        last_epochs(run.config), run.streams.final_shuffle(member), f'final model {member + 1}')
     members.append(train.evaluation_params(member_state))
     images += len(losses) * int(np.sum(label_state.train_mask))
   ensemble_params = models.stack_params(members)

@@ -89,11 +89,12 @@ def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int,
 class TrainOptions:
   """How a training run steps: static under jit (hashable), so it travels as one
   argument. batch_size: examples per step; augmentation: drawn per step;
-  splits: the batch's parts, each its own pass (train_step); sharding: how to
-  split the batch over devices (sharding.batch_sharding), or None for one
-  device."""
+  lr_schedule: the learning rate over a run's steps (lr_scale); splits: the
+  batch's parts, each its own pass (train_step); sharding: how to split the
+  batch over devices (sharding.batch_sharding), or None for one device."""
   batch_size: int
   augmentation: augment.Augmentation = augment.Augmentation()
+  lr_schedule: str = 'constant'
   splits: int = 1
   sharding: NamedSharding | None = None
 
@@ -154,20 +155,19 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
                        ema_params=ema_params), loss
 
 
-def lr_scale(anneal: jax.Array | bool, step: jax.Array | int,
-             total_steps: jax.Array | int) -> jax.Array:
+def lr_scale(schedule: str, step: jax.Array | int, total_steps: jax.Array | int) -> jax.Array:
   """The learning-rate multiplier of step `step` (from 0) of a training run of
-  total_steps steps: float32[] (traceable: every argument may be traced).
+  total_steps steps: float32[] (traceable: step and total_steps may be traced).
 
-  anneal False: 1 (the case study's constant rate). True: from 1 down towards 0
-  along a half cosine (Loshchilov & Hutter 2017), so the run ends annealed.
-  Written out rather than an optax schedule: whether a run anneals and how
-  long it is change between iterations and are traced, so one compilation
-  serves every iteration.
+  'constant': 1 (the case study's). 'cosine': from 1 down towards 0 along a
+  half cosine (Loshchilov & Hutter 2017), so every training run ends annealed.
+  Written out rather than an optax schedule: total_steps changes with the
+  training set and is traced, so one compilation serves every iteration.
   """
+  if schedule == 'constant':
+    return jnp.float32(1)
   fraction = jnp.asarray(step, jnp.float32) / jnp.maximum(total_steps, 1)
-  cosine = 0.5 * (1 + jnp.cos(jnp.pi * fraction))
-  return jnp.where(anneal, cosine, 1.0).astype(jnp.float32)
+  return (0.5 * (1 + jnp.cos(jnp.pi * fraction))).astype(jnp.float32)
 
 
 # Training sets up to this size are shuffled in a window of this many slots
@@ -239,7 +239,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
 @functools.partial(jax.jit, static_argnames='options', donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, first_step: jax.Array | int,
-                total_steps: jax.Array | int, anneal: jax.Array | bool,
+                total_steps: jax.Array | int,
                 options: TrainOptions) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
@@ -247,8 +247,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
   key: the epoch's (streams.py). The steps run in a lax.fori_loop whose length,
   ceil(sum(train_mask) / batch_size), is a traced value: one compilation
   serves every mask. first_step and total_steps place the epoch in its
-  training run, for the learning rate; anneal: whether the run anneals it
-  (lr_scale).
+  training run, for the learning-rate schedule (lr_scale).
 
   Returns the new state and the mean batch loss, float32[].
   """
@@ -261,7 +260,7 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
     state, loss_sum = carry
     state, loss = train_step_at(
         state, order, step, augment_key, images, labels, n_train,
-        lr_scale(anneal, first_step + step, total_steps), options)
+        lr_scale(options.lr_schedule, first_step + step, total_steps), options)
     return state, loss_sum + loss
   state, loss_sum = jax.lax.fori_loop(0, n_steps, step_fn, (state, jnp.float32(0)))
   return state, loss_sum / jnp.maximum(n_steps, 1)
@@ -279,14 +278,11 @@ def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> in
 
 def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         train_mask: jax.Array, *, epochs: int, options: TrainOptions, min_steps: int = 0,
-        anneal: bool = False, progress: bool = True,
-        description: str = 'train') -> tuple[TrainState, list[float]]:
+        progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs on the examples train_mask (bool[N])
   marks; returns the state and each epoch's mean loss.
 
-  key: the training run's (streams.py; each epoch folds in its number);
-  anneal: the learning rate falls along a half cosine over the run (lr_scale),
-  else it stays constant.
+  key: the training run's (streams.py; each epoch folds in its number).
   """
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, options.batch_size, epochs, min_steps)
@@ -297,7 +293,7 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
                                 train_mask, epoch * steps_per_epoch, total * steps_per_epoch,
-                                anneal, options)
+                                options)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -203,29 +203,6 @@ def test_the_last_iteration_trains_final_epochs(small_mnist):
   assert [row['epochs'] for row in rows] == [3]
 
 
-@pytest.mark.parametrize('schedule, anneals_middle, anneals_last', [
-    ('constant', False, False), ('cosine', True, True), ('cosine_last', False, True)])
-def test_which_training_runs_anneal(schedule, anneals_middle, anneals_last):
-  config = config_lib.Config(lr_schedule=schedule)
-  assert (loop.anneals(config, last=False), loop.anneals(config, last=True)) == (
-      anneals_middle, anneals_last)
-
-
-@pytest.mark.slow
-def test_cosine_last_changes_only_the_last_iteration(small_mnist):
-  config = recipes.make_config('case_study', n_labeled=300, threshold=0.1, iterations=2,
-                               epochs=1, min_steps=0, final_epochs=2)
-  rows = {schedule: loop.self_train(small_mnist, dataclasses.replace(config, lr_schedule=schedule),
-                                    progress=False, log=lambda _: None).record['iterations']
-          for schedule in ('constant', 'cosine_last')}
-  first, last = zip(*(rows[schedule] for schedule in ('constant', 'cosine_last')))
-  assert first[0]['final_loss'] == first[1]['final_loss']
-  assert first[0]['test_accuracy'] == first[1]['test_accuracy']
-  # The annealed last iteration takes smaller steps: its second epoch's loss differs.
-  assert last[0]['epochs'] == last[1]['epochs'] == 2
-  assert last[0]['final_loss'] != last[1]['final_loss']
-
-
 @pytest.mark.slow
 def test_final_models_predict_by_their_mean_softmax(small_mnist, tmp_path):
   """A run with final_models=3 leaves the last model and two more trained from
