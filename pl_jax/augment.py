@@ -47,44 +47,14 @@ def resample(images: jax.Array, source: jax.Array) -> jax.Array:
   return jnp.clip(jnp.round(jax.vmap(one)(images, source)), 0, 255).astype(jnp.uint8)
 
 
-# The smoothing of the elastic displacement field, in pixels: Simard et al.
-# (2003), "Best Practices for Convolutional Neural Networks Applied to Visual
-# Document Analysis", whose MNIST distortions used sigma 4 with strength 34.
-ELASTIC_SIGMA = 4.0
-
-
-def gaussian_smoothing(size: int, sigma: float) -> jax.Array:
-  """The matrix that smooths a length-`size` signal by a Gaussian of std sigma
-  (normalised kernel, zero outside the signal): float32[size, size]."""
-  offsets = jnp.arange(size, dtype=jnp.float32)
-  distance = offsets[:, None] - offsets[None, :]
-  return (jnp.exp(-distance**2 / (2 * sigma**2)) / (jnp.sqrt(2 * jnp.pi) * sigma)
-          ).astype(jnp.float32)
-
-
-def elastic_displacement(key: jax.Array, batch: int, height: int, width: int,
-                         alpha: float) -> jax.Array:
-  """Random elastic displacements (Simard et al. 2003): uniform noise in [-1, 1]
-  per pixel and axis, smoothed by a Gaussian of std ELASTIC_SIGMA, times alpha.
-
-  -> float32[B, 2, H, W], in pixels (row, column). The smoothing is separable,
-  so it is two small matrix products rather than a convolution.
-  """
-  noise = jax.random.uniform(key, (batch, 2, height, width), minval=-1.0, maxval=1.0)
-  rows, cols = gaussian_smoothing(height, ELASTIC_SIGMA), gaussian_smoothing(width, ELASTIC_SIGMA)
-  return alpha * jnp.einsum('ij,bdjk,lk->bdil', rows, noise, cols)
-
-
-def random_warp(key: jax.Array, images: jax.Array, max_degrees: float, max_scale: float,
-                elastic_alpha: float = 0.0) -> jax.Array:
+def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
+                  max_scale: float) -> jax.Array:
   """Rotates each image by up to max_degrees and scales it by a factor in
-  [1 - max_scale, 1 + max_scale], about its centre, and distorts it elastically
-  with strength elastic_alpha (elastic_displacement); one bilinear resampling,
-  filling with 0.
+  [1 - max_scale, 1 + max_scale], about its centre (bilinear, filling with 0).
 
   images: uint8[B, H, W, C] -> uint8[B, H, W, C].
   """
-  if max_degrees == 0 and max_scale == 0 and elastic_alpha == 0:
+  if max_degrees == 0 and max_scale == 0:
     return images
   batch, height, width, _ = images.shape
   angle_key, scale_key = jax.random.split(key)
@@ -101,21 +71,17 @@ def random_warp(key: jax.Array, images: jax.Array, max_degrees: float, max_scale
     dr, dc = rows - centre_row, cols - centre_col
     return jnp.stack([cos * dr - sin * dc + centre_row, sin * dr + cos * dc + centre_col])
 
-  sources = jax.vmap(source)(angles, scales)
-  if elastic_alpha:  # Its own key, so the affine draws are as without it.
-    sources += elastic_displacement(jax.random.fold_in(key, 2), batch, height, width,
-                                    elastic_alpha)
-  return resample(images, sources)
+  return resample(images, jax.vmap(source)(angles, scales))
 
 
 def augment(key: jax.Array, images: jax.Array, max_shift: int = 0, max_degrees: float = 0.0,
-            max_scale: float = 0.0, elastic_alpha: float = 0.0) -> jax.Array:
-  """The training augmentation: a random warp, then a random shift.
+            max_scale: float = 0.0) -> jax.Array:
+  """The training augmentation: a random affine warp, then a random shift.
 
   images: uint8[B, H, W, C] -> uint8[B, H, W, C]; the identity with all zeros.
   """
-  warp_key, shift_key = jax.random.split(key)
-  images = random_warp(warp_key, images, max_degrees, max_scale, elastic_alpha)
+  affine_key, shift_key = jax.random.split(key)
+  images = random_affine(affine_key, images, max_degrees, max_scale)
   return random_shift(shift_key, images, max_shift)
 
 
@@ -125,13 +91,10 @@ class Augmentation:
   max_shift: int = 0
   max_degrees: float = 0.0
   max_scale: float = 0.0
-  elastic_alpha: float = 0.0
 
   def __call__(self, key: jax.Array, images: jax.Array) -> jax.Array:
-    return augment(key, images, self.max_shift, self.max_degrees, self.max_scale,
-                   self.elastic_alpha)
+    return augment(key, images, self.max_shift, self.max_degrees, self.max_scale)
 
   @property
   def is_identity(self) -> bool:
-    return (self.max_shift == 0 and self.max_degrees == 0 and self.max_scale == 0
-            and self.elastic_alpha == 0)
+    return self.max_shift == 0 and self.max_degrees == 0 and self.max_scale == 0

@@ -120,11 +120,6 @@ class Config:
                                Allowed(0, 180))
   max_scale: float = setting(0.1, 'Random scaling by a factor in 1 +- this.', 'augmentation',
                              Allowed(0, 1, high_open=True))
-  # Why: Simard et al. (2003) took MNIST error from 0.6 % with affine
-  # distortions to 0.4 % with elastic ones; their strength was 34 (sigma 4).
-  elastic_alpha: float = setting(0.0, 'Random elastic distortions of this strength in pixels '
-                                 '(a displacement field smoothed over 4 pixels, Simard et al. '
-                                 '2003); 0: none.', 'augmentation', AT_LEAST_0)
   # Selection.
   threshold: float = setting(0.99, 'Adopt a prediction when its confidence is above this.',
                              'selection', PROBABILITY_OPEN)
@@ -155,8 +150,7 @@ class Config:
   @property
   def augmentation(self):
     from pl_jax import augment  # pylint: disable=g-import-not-at-top  (JAX: only when used)
-    return augment.Augmentation(self.max_shift, self.max_degrees, self.max_scale,
-                                self.elastic_alpha)
+    return augment.Augmentation(self.max_shift, self.max_degrees, self.max_scale)
 
 
 def check(config: Config) -> None:

@@ -25,12 +25,12 @@ def test_shift_moves_content_within_bounds_and_keeps_dtype():
                                 images)
 
 
-def test_warp_identity_and_rotation():
+def test_affine_identity_and_rotation():
   images = _images()
-  np.testing.assert_array_equal(augment.random_warp(jax.random.PRNGKey(0), images, 0, 0),
+  np.testing.assert_array_equal(augment.random_affine(jax.random.PRNGKey(0), images, 0, 0),
                                 images)
   rgb = jnp.repeat(images, 3, axis=-1)
-  warped = augment.random_warp(jax.random.PRNGKey(1), rgb, 30.0, 0.1)
+  warped = augment.random_affine(jax.random.PRNGKey(1), rgb, 30.0, 0.1)
   chex.assert_shape(warped, rgb.shape)
   chex.assert_type(warped, jnp.uint8)
   assert (np.asarray(warped) != np.asarray(rgb)).any()
@@ -47,33 +47,3 @@ def test_augmentation_is_a_function_of_the_key():
   np.testing.assert_array_equal(a, b)
   assert augment.Augmentation().is_identity and not aug.is_identity
   assert hash(aug) == hash(augment.Augmentation(2, 10.0, 0.1))  # Static under jit.
-
-
-def test_elastic_displacement_is_smooth_and_scales_with_alpha():
-  key = jax.random.PRNGKey(0)
-  field = augment.elastic_displacement(key, 8, 28, 28, 34.0)
-  chex.assert_shape(field, (8, 2, 28, 28))
-  chex.assert_type(field, jnp.float32)
-  np.testing.assert_allclose(augment.elastic_displacement(key, 8, 28, 28, 17.0), field / 2,
-                             rtol=1e-5, atol=1e-6)
-  # Smooth: neighbouring pixels move alike, far less than the field varies.
-  step = np.abs(np.diff(np.asarray(field), axis=-1)).mean()
-  assert 0.3 < np.abs(np.asarray(field)).mean() < 5 and step < 0.25 * np.abs(field).mean()
-  smoothing = augment.gaussian_smoothing(5, 1.0)
-  chex.assert_shape(smoothing, (5, 5))
-  np.testing.assert_allclose(smoothing, smoothing.T)
-  np.testing.assert_allclose(smoothing[2].sum(), 1.0, atol=0.01)  # A kernel, away from the edges.
-
-
-def test_elastic_distortion_moves_pixels_without_changing_the_affine_draws():
-  images = jnp.asarray(np.random.RandomState(0).randint(0, 255, (4, 28, 28, 1)), jnp.uint8)
-  key = jax.random.PRNGKey(5)
-  plain = augment.random_warp(key, images, 10.0, 0.1)
-  elastic = augment.random_warp(key, images, 10.0, 0.1, elastic_alpha=34.0)
-  chex.assert_type(elastic, jnp.uint8)
-  assert (np.asarray(elastic) != np.asarray(plain)).mean() > 0.5
-  # The same angles and scales underneath: alpha 0 is exactly the affine warp.
-  np.testing.assert_array_equal(augment.random_warp(key, images, 10.0, 0.1, 0.0), plain)
-  only_elastic = augment.random_warp(key, images, 0.0, 0.0, elastic_alpha=34.0)
-  assert (np.asarray(only_elastic) != np.asarray(images)).any()
-  assert not augment.Augmentation(elastic_alpha=1.0).is_identity
