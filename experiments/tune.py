@@ -77,6 +77,8 @@ VARIANTS = {
     'fast_views0_final6x2': (*FAST12, '--score_views=0', '--final_models=2'),
     # The same second model, paid for by one augmented view instead of two.
     'fast_views1_final6x2': (*FAST12, '--score_views=1', '--final_models=2'),
+    # More views, to see whether seed 102's loss with fewer of them goes on.
+    'fast_views4': (*FAST12, '--score_views=4'),
     # Elastic distortions in the training augmentation (--elastic_alpha=34 and
     # 16, fast_elastic34 and fast_elastic16) were tried here and removed:
     # rerun them at commit e406bc0 (BENCHMARKS.md).
@@ -86,6 +88,19 @@ VARIANTS = {
     'n20_fast': ('--n_labeled=20', '--stratified', *FAST12),
     'n20_curriculum005_iter24': ('--n_labeled=20', '--stratified', *FAST12,
                                  '--curriculum_step=0.05', '--iterations=24'),
+    # First pseudo-labels by label spreading before any model (--propagate),
+    # at 10 labels (1 per class) and 20: over the gentler curriculum above
+    # (the few_labels recipe until then; a first selection of 5 % a class) and
+    # over the fast recipe (20 % a class, 12 iterations; the few_labels recipe
+    # since).
+    'n10_few_labels': ('--n_labeled=10', '--stratified', *FAST12, '--curriculum_step=0.05',
+                       '--iterations=24'),
+    'n10_few_labels_propagate': ('--n_labeled=10', '--stratified', *FAST12,
+                                 '--curriculum_step=0.05', '--iterations=24', '--propagate'),
+    'n10_fast_propagate': ('--n_labeled=10', '--stratified', *FAST12, '--propagate'),
+    'n20_fast_propagate': ('--n_labeled=20', '--stratified', *FAST12, '--propagate'),
+    'n20_few_labels_propagate': ('--n_labeled=20', '--stratified', *FAST12,
+                                 '--curriculum_step=0.05', '--iterations=24', '--propagate'),
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }

@@ -131,6 +131,12 @@ class Config:
   curriculum_step: float = setting(0.2, 'Iteration k selects at most a share min(1, k * '
                                    'step) of the candidates; 0: no cap.', 'selection',
                                    Allowed(0, 1))
+  # Why: with a label or two per class the first model's confident mistakes
+  # take whole classes; the images' neighbourhoods do far better (propagate.py).
+  propagate: bool = setting(False, 'Take the first pseudo-labels, before any model is trained, '
+                            'from label spreading over a nearest-neighbour graph of the '
+                            'training images: the best-ranked share of each class that '
+                            'iteration 1 would select.', 'selection')
   revise: bool = setting(True, 'Re-label every non-human example each iteration '
                          '(pseudo-labels may change or return to the pool).', 'selection')
   # Scoring.

@@ -1,6 +1,7 @@
 """Loop: iterative confidence-based pseudo-labeling (self-training) with masks.
 
     labels <- the human labels; the rest of the training set is the pool
+    optionally, first pseudo-labels by label spreading       (propagated_start)
     for iteration = 1 .. iterations:
       train a model on every example with a label in use    (train_iteration)
       score the whole training set and the test set, and
@@ -35,8 +36,8 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding
 
-from pl_jax import (atomic, checkpoint, data, data_types, metrics, models, score, select,
-                    sharding, streams, timing, train)
+from pl_jax import (atomic, checkpoint, data, data_types, metrics, models, propagate, score,
+                    select, sharding, streams, timing, train)
 from pl_jax.config import Config
 
 STOP_MAX_ITERATIONS = 'max_iterations'
@@ -254,6 +255,9 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
   # Wall seconds since the run began, over every resumption.
   clock_offset = record['iterations'][-1].get('wall_seconds', 0) if record['iterations'] else 0
 
+  if first == 1 and config.propagate:
+    label_state, record['propagation'] = propagated_start(run, label_state)
+    log(format_propagation(record['propagation']))
   ensemble_params = None  # Set where the run ends, with config.final_models > 1.
   for iteration in range(first, config.iterations + 1):
     train_state, training = train_iteration(run, train_state, label_state, iteration)
@@ -277,6 +281,44 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
                 train.evaluation_params(train_state) if ensemble_params is None
                 else ensemble_params,
                 jax.device_get(label_state))
+
+
+def propagated_start(run: Run, label_state: select.LabelState) -> tuple[select.LabelState, dict]:
+  """The first pseudo-labels by label spreading from the human labels over a
+  nearest-neighbour graph of the candidates and the human-labeled images
+  (propagate.py; held-out images are not in it). Each class takes the share
+  iteration 1 would select (the curriculum's), best-ranked first; they are
+  stamped iteration 0, and with config.revise the first model may revise them.
+
+  Returns the new labels and the record's `propagation` entry: how many per
+  class, how many of them right (oracle) and the seconds it took.
+  """
+  config, num_classes = run.config, run.dataset.num_classes
+  start = time.perf_counter()
+  candidates = np.asarray(candidates_of(label_state, config))
+  known = np.asarray(label_state.source) == select.HUMAN
+  rank_score, predicted = propagate.propagate(
+      run.dataset.train_images, np.asarray(label_state.labels), known, known | candidates,
+      num_classes)
+  per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, 1,
+                                          config.curriculum_step)
+  # No threshold: spreading scores are not a model's probabilities; only their
+  # rank within a class decides.
+  selected = select.select_balanced(rank_score, predicted, jnp.asarray(candidates), -1.0,
+                                    per_class)
+  update = select.relabel if config.revise else select.adopt_pseudo_labels
+  label_state = update(label_state, selected, predicted, rank_score, 0)
+  predicted, selected = jax.device_get((predicted, selected))
+  return label_state, {
+      **metrics.selection_per_class(predicted, selected, run.true_labels, num_classes),
+      'seconds': round(time.perf_counter() - start, 3)}
+
+
+def format_propagation(entry: dict) -> str:
+  """The log line of a propagated start."""
+  n, correct = sum(entry['n_selected_per_class']), entry['selected_correct_per_class']
+  right = '' if correct is None else f' ({100 * sum(correct) / max(n, 1):.2f}% correct)'
+  return f'iter  0 | propagated {n} pseudo-labels{right} | {entry["seconds"]:.0f}s'
 
 
 def new_model(run: Run, key: jax.Array) -> train.TrainState:

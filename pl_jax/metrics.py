@@ -88,6 +88,19 @@ def per_class(predicted: np.ndarray, mask: np.ndarray, num_classes: int) -> list
   return np.bincount(predicted[mask], minlength=num_classes).tolist()
 
 
+def selection_per_class(predicted: np.ndarray, selected: np.ndarray,
+                        true_labels: np.ndarray | None, num_classes: int) -> dict:
+  """A selection by predicted class: how many it took (`n_selected_per_class`)
+  and how many of those are right (`selected_correct_per_class`, oracle: None
+  without hidden labels). predicted: int[N]; selected: bool[N]; true_labels:
+  int[N] or None. Why: with a few labels a class can be taken over by another
+  from the first selection on, and the run's mean accuracy hides it."""
+  return {'n_selected_per_class': per_class(predicted, selected, num_classes),
+          'selected_correct_per_class': (
+              None if true_labels is None else
+              per_class(predicted, selected & (predicted == true_labels), num_classes))}
+
+
 def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray | None = None,
                       true_labels: np.ndarray | None, num_classes: int,
                       confidence: np.ndarray, predicted: np.ndarray,
@@ -104,10 +117,7 @@ def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray 
   confidence, predicted: float32[N], int32[N], this model's confidence and
     prediction for every training example.
   selected: bool[N], the pool examples it selected.
-  num_classes: K, for the per-class counts (lists of K, by predicted class):
-    how many it selected, and how many of those are right (oracle). Why:
-    with a few labels a class can be taken over by another from the first
-    selection on, and the run's mean accuracy hides it.
+  num_classes: K, for the per-class counts (selection_per_class).
   """
   oracle = (lambda metric: metric()) if true_labels is not None else (lambda metric: None)
   source = np.asarray(label_state.source)
@@ -124,12 +134,20 @@ def iteration_metrics(*, label_state: select.LabelState, candidates: np.ndarray 
       'pool_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool)),
       'n_selected': int(selected.sum()),
       'selected_accuracy': oracle(lambda: accuracy(predicted, true_labels, selected)),
-      'n_selected_per_class': per_class(predicted, selected, num_classes),
-      'selected_correct_per_class': oracle(
-          lambda: per_class(predicted, selected & (predicted == true_labels), num_classes)),
+      **selection_per_class(predicted, selected, true_labels, num_classes),
       'n_rejected': int((pool & ~selected).sum()),
       'rejected_accuracy': oracle(lambda: accuracy(predicted, true_labels, pool & ~selected)),
       'pool_confidence_histogram': confidence_histogram(
           confidence[pool],
           oracle(lambda: predicted[pool] == true_labels[pool])),
   }
+
+
+def first_selection(results: dict) -> tuple[list[int] | None, list[int] | None]:
+  """A run's first pseudo-labels (results.json): how many per predicted class,
+  and how many of those are right (oracle; None without hidden labels). They
+  are the propagated start's where the run had one (config.propagate), else
+  the first iteration's selection; (None, None) if neither was recorded."""
+  first = results.get('propagation') or (results['iterations'][0] if results['iterations']
+                                         else {})
+  return first.get('n_selected_per_class'), first.get('selected_correct_per_class')

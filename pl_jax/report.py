@@ -366,10 +366,9 @@ def run_table(results: dict) -> str:
 
 
 def first_selection_table(results: dict) -> str | None:
-  """The first iteration's pseudo-labels by predicted class, and how many are
-  right (oracle); None if no iteration recorded them."""
-  first = results['iterations'][0] if results['iterations'] else {}
-  selected, correct = first.get('n_selected_per_class'), first.get('selected_correct_per_class')
+  """The run's first pseudo-labels by predicted class, and how many are right
+  (oracle; metrics.first_selection); None if the run did not record them."""
+  selected, correct = metrics.first_selection(results)
   if selected is None:
     return None
   names = results.get('model', {}).get('class_names') or [str(k) for k in range(len(selected))]

@@ -23,9 +23,10 @@ class LabelState:
   labels: int32, the label in use; -1 while in the pool or held out.
   source: int8, NONE / HUMAN / PSEUDO / VALIDATION.
   iteration: int32, the iteration whose model selected the pseudo-label (it is
-    trained on from the next iteration); 0 for human labels, -1 in the pool.
-  confidence: float32, the model's confidence when it selected the label; NaN
-    for human labels and the pool.
+    trained on from the next iteration); 0 for human labels and for those
+    propagated before the first model (loop.propagated_start); -1 in the pool.
+  confidence: float32, the model's confidence when it selected the label (for
+    a propagated one, its spreading score); NaN for human labels and the pool.
   """
   labels: jax.Array
   source: jax.Array

@@ -44,3 +44,10 @@ def test_each_seed_shows_how_many_first_pseudo_labels_were_right(tmp_path):
   assert ('| 20 (2 per class) | 98.7 % | 1/1 | 95.00 % | 95.00 % | 97.00 % | 12.0 '
           '| 131: 95.00 %, 12.0 min; first pseudo-labels right 79.3 %, worst 2: 40.0 % of 50 |'
           ) in done.stdout
+  # A propagated start's pseudo-labels are the run's first, not the first model's.
+  results = json.loads((run / 'results.json').read_text())
+  results['propagation'] = {'n_selected_per_class': [10] * 10,
+                            'selected_correct_per_class': [10] * 9 + [5], 'seconds': 20.0}
+  (run / 'results.json').write_text(json.dumps(results))
+  done = _fewer_labels('--rows=n20', '--seeds=131', f'--runs_dir={tmp_path}')
+  assert 'first pseudo-labels right 95.0 %, worst 9: 50.0 % of 10 |' in done.stdout

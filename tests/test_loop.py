@@ -136,6 +136,30 @@ def test_validation_of_a_users_data_is_some_of_its_labeled_examples(small_mnist)
     loop.initial_label_state(own, recipes.make_config('strong', validation=300))
 
 
+@pytest.mark.slow
+def test_a_propagated_start_gives_the_first_model_its_first_pseudo_labels(small_mnist):
+  config = recipes.make_config('fast', n_labeled=20, stratified=True, iterations=1,
+                               min_steps=20, final_epochs=1, curriculum_step=0.1,
+                               validation=500, score_views=0, propagate=True)
+  lines = []
+  result = loop.self_train(small_mnist, config, progress=False, log=lines.append)
+  propagated = result.record['propagation']
+  selected, correct = propagated['n_selected_per_class'], propagated['selected_correct_per_class']
+  # iteration 1's share of the 1,480 candidates: ceil(0.1 * 1480 / 10) a class.
+  assert len(selected) == 10 and max(selected) <= 15 and sum(selected) >= 140
+  assert sum(correct) / sum(selected) > 0.7  # Far above chance (0.1) from 2 labels a class.
+  assert lines[0].startswith(f'iter  0 | propagated {sum(selected)} pseudo-labels')
+  assert metrics.first_selection(result.record) == (selected, correct)
+  first = result.record['iterations'][0]
+  assert first['n_pseudo'] == sum(selected) and first['n_train'] == 20 + sum(selected)
+  assert first['train_label_accuracy'] == pytest.approx((20 + sum(correct)) / (20 + sum(selected)))
+  source = np.asarray(result.labels.source)
+  assert (source[-500:] == select.VALIDATION).all()  # Held out: never propagated to.
+  without = loop.self_train(small_mnist, dataclasses.replace(config, propagate=False),
+                            progress=False, log=lambda _: None).record
+  assert 'propagation' not in without and without['iterations'][0]['n_pseudo'] == 0
+
+
 @pytest.mark.parametrize('row,iteration,expected', [
     ({'pool_size': 0, 'n_selected': 0}, 1, loop.STOP_POOL_EMPTY),
     ({'pool_size': 5, 'n_selected': 0}, 1, loop.STOP_NO_NEW_LABELS),

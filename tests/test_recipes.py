@@ -35,10 +35,10 @@ def test_strong_recipe_is_the_recipe_of_2026_11_29():
   assert config.selection == 'balanced' and config.revise and config.warm_start
 
 
-def test_few_labels_recipe_is_the_fast_one_with_a_gentler_curriculum():
+def test_few_labels_recipe_is_the_fast_one_with_a_propagated_start():
   config = recipes.make_config('few_labels', n_labeled=20, stratified=True)
-  assert (config.curriculum_step, config.iterations) == (0.05, 24)
-  assert dataclasses.replace(config, curriculum_step=0.2, iterations=12, n_labeled=100,
+  assert config.propagate
+  assert dataclasses.replace(config, propagate=False, n_labeled=100,
                              stratified=False) == config_lib.Config()
 
 
