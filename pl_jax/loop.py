@@ -256,8 +256,11 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
   clock_offset = record['iterations'][-1].get('wall_seconds', 0) if record['iterations'] else 0
 
   if first == 1 and config.propagate:
-    label_state, record['propagation'] = propagated_start(run, label_state)
-    log(format_propagation(record['propagation']))
+    if (np.asarray(label_state.source) == select.PSEUDO).any():  # A follow-up's kept ones.
+      log('note: no propagated start: the run starts from pseudo-labels it was given')
+    else:
+      label_state, record['propagation'] = propagated_start(run, label_state)
+      log(format_propagation(record['propagation']))
   ensemble_params = None  # Set where the run ends, with config.final_models > 1.
   for iteration in range(first, config.iterations + 1):
     train_state, training = train_iteration(run, train_state, label_state, iteration)

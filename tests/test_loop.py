@@ -158,6 +158,16 @@ def test_a_propagated_start_gives_the_first_model_its_first_pseudo_labels(small_
   without = loop.self_train(small_mnist, dataclasses.replace(config, propagate=False),
                             progress=False, log=lambda _: None).record
   assert 'propagation' not in without and without['iterations'][0]['n_pseudo'] == 0
+  # A follow-up that keeps a run's pseudo-labels is not overwritten by a propagated start.
+  kept = select.adopt_pseudo_labels(loop.initial_label_state(small_mnist, config),
+                                    jnp.arange(2000) < 30, jnp.asarray(small_mnist.train_labels),
+                                    jnp.ones(2000), 3)
+  lines = []
+  follow_up = loop.self_train(small_mnist, config, initial=kept, progress=False,
+                              log=lines.append).record
+  assert 'propagation' not in follow_up and lines[0].startswith('note: no propagated start')
+  n_kept = int(np.sum(np.asarray(kept.source) == select.PSEUDO))
+  assert n_kept > 20 and follow_up['iterations'][0]['n_pseudo'] == n_kept
 
 
 @pytest.mark.parametrize('row,iteration,expected', [
