@@ -266,7 +266,8 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
     train_state, training = train_iteration(run, train_state, label_state, iteration)
     scoring = score_iteration(run, train_state, label_state, iteration)
     row = iteration_row(run, iteration, label_state, training, scoring)
-    label_state = adopt(config, label_state, scoring, iteration)
+    label_state = adopt(config, label_state, scoring.selected, scoring.predicted,
+                        scoring.confidence, iteration)
     record['stop_reason'] = stop_reason(row, iteration, config.iterations)
     if record['stop_reason'] is not None and config.final_models > 1:
       ensemble_params, ensemble_figures = train_final_models(run, label_state, scoring)
@@ -309,8 +310,7 @@ def propagated_start(run: Run, label_state: select.LabelState) -> tuple[select.L
   # rank within a class decides.
   selected = select.select_balanced(rank_score, predicted, jnp.asarray(candidates), -1.0,
                                     per_class)
-  update = select.relabel if config.revise else select.adopt_pseudo_labels
-  label_state = update(label_state, selected, predicted, rank_score, 0)
+  label_state = adopt(config, label_state, selected, predicted, rank_score, 0)
   predicted, selected = jax.device_get((predicted, selected))
   return label_state, {
       **metrics.selection_per_class(predicted, selected, run.true_labels, num_classes),
@@ -432,13 +432,13 @@ def iteration_row(run: Run, iteration: int, label_state: select.LabelState,
           'compile_seconds': round(training.compile_seconds + scoring.compile_seconds, 3)}
 
 
-def adopt(config: Config, label_state: select.LabelState, scoring: Scoring,
-          iteration: int) -> select.LabelState:
+def adopt(config: Config, label_state: select.LabelState, selected: jax.Array,
+          predicted: jax.Array, confidence: jax.Array, iteration: int) -> select.LabelState:
   """Adopt: the selected candidates' predictions become pseudo-labels (with
-  config.revise, every candidate's verdict replaces its old one)."""
+  config.revise, every candidate's verdict replaces its old one). selected:
+  bool[N]; predicted: int32[N]; confidence: float32[N]."""
   update = select.relabel if config.revise else select.adopt_pseudo_labels
-  return update(label_state, scoring.selected, scoring.predicted, scoring.confidence,
-                iteration)
+  return update(label_state, selected, predicted, confidence, iteration)
 
 
 def train_final_models(run: Run, label_state: select.LabelState,
