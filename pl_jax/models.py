@@ -16,8 +16,6 @@ def normalize(images: jnp.ndarray, mean: tuple[float, ...],
               std: tuple[float, ...]) -> jnp.ndarray:
   """uint8[..., H, W, C] in 0..255 -> float32 with per-channel zero mean, unit std.
 
-  Float images on the same 0..255 scale are taken too (augment.mix makes them).
-
   The one place inputs are normalised: images stay uint8 everywhere else (on
   the device too), which keeps the training set four times smaller. mean and
   std are of the training images scaled to [0, 1] (data_types.Dataset.pixel_mean).

@@ -116,6 +116,7 @@ def data_dir_with_wheel(tmp_path, mnist):
   return tmp_path
 
 
+@pytest.mark.slow
 def test_corrupt_cache_is_caught_and_rebuilt(data_dir_with_wheel, capsys):
   first = data.load_dataset('mnist', str(data_dir_with_wheel), offline=True)
   cache = data.mnist_cache_path(str(data_dir_with_wheel))

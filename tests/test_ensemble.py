@@ -41,8 +41,9 @@ def test_table_of_a_group_on_its_validation_split(mnist, tmp_path):
 
 
 @pytest.mark.parametrize('groups, message', [
-    (None, '--groups must name groups of two or more'),
-    ('{tmp}/a', '--groups must name groups of two or more'),
+    pytest.param(None, '--groups must name groups of two or more', marks=pytest.mark.slow),
+    pytest.param('{tmp}/a', '--groups must name groups of two or more',
+                 marks=pytest.mark.slow),
     ('{tmp}/a+{tmp}/b', 'no readable labels.npz'),
 ])
 def test_bad_input_is_one_line(tmp_path, groups, message):

@@ -198,6 +198,7 @@ def test_a_damaged_newest_checkpoint_is_said_in_one_line_and_recomputed(
   assert result.record['stop_reason'] == loop.STOP_MAX_ITERATIONS
 
 
+@pytest.mark.slow
 def test_nothing_readable_is_one_line_naming_it_and_overwrite(dataset, finished, tmp_path):
   workdir = copy(finished, tmp_path)
   for iteration in ('1', '2'):
@@ -212,6 +213,7 @@ def test_nothing_readable_is_one_line_naming_it_and_overwrite(dataset, finished,
   assert message.endswith('; pass --overwrite to start over, or choose another --workdir')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', RUN_FILES)
 @pytest.mark.parametrize('how', ['emptied', 'truncated', 'removed', 'stale'])
 def test_run_files_that_disagree_with_the_checkpoint_are_rewritten(

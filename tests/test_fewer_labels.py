@@ -3,6 +3,8 @@ figures in the table, and each run's first selection by class (oracle)."""
 
 import json
 
+import pytest
+
 from conftest import assert_one_line_error, run_script
 
 
@@ -11,6 +13,7 @@ def _fewer_labels(*args):
                     '--runs_dir=/nonexistent', *args, timeout=120)
 
 
+@pytest.mark.slow
 def test_tuning_seeds_and_unknown_recipes_are_refused():
   done = _fewer_labels('--seeds=131,0101')
   assert done.returncode == 2 and 'seed 101 is for tuning' in done.stderr
@@ -29,6 +32,7 @@ def test_the_table_has_every_target_and_the_published_figures():
       done.stdout)
 
 
+@pytest.mark.slow
 def test_each_seed_shows_how_many_first_pseudo_labels_were_right(tmp_path):
   run = tmp_path / 'n20-s131'
   run.mkdir()

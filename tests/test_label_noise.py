@@ -33,10 +33,12 @@ print(json.dumps({k: v.tolist() for k, v in sets.items()}))
 
 
 @pytest.mark.parametrize('args, message', [
-    ((), '--run must be finished runs'),
+    pytest.param((), '--run must be finished runs', marks=pytest.mark.slow),
     (('--run={tmp}/none',), '--run must be finished runs'),
-    (('--run={run},{run}',), 'two runs of the same folder name'),
-    (('--run={run}', '--variants=as_labeled,bigger'), "unknown --variants ['bigger']"),
+    pytest.param(('--run={run},{run}',), 'two runs of the same folder name',
+                 marks=pytest.mark.slow),
+    pytest.param(('--run={run}', '--variants=as_labeled,bigger'),
+                 "unknown --variants ['bigger']", marks=pytest.mark.slow),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message):
   run = tmp_path / 'run'

@@ -158,8 +158,8 @@ def run_cli(*args):
 
 @pytest.mark.parametrize('content,message', [
     (None, 'no results.json'),
-    ('{"config": {', 'not valid JSON'),
-    ('[1, 2]', 'not a pl_jax results file'),
+    pytest.param('{"config": {', 'not valid JSON', marks=pytest.mark.slow),
+    pytest.param('[1, 2]', 'not a pl_jax results file', marks=pytest.mark.slow),
 ])
 def test_cli_bad_input(tmp_path, content, message):
   os.makedirs(tmp_path / 'run')
@@ -171,6 +171,7 @@ def test_cli_bad_input(tmp_path, content, message):
   assert not os.path.exists(tmp_path / 'run' / 'report.md')
 
 
+@pytest.mark.slow
 def test_cli_several_runs_write_a_sweep_report_into_their_parent(tmp_path):
   run_dirs = [write_run(tmp_path / f't{threshold}', synthetic_results(threshold,
                                                                        n_iterations=1))
@@ -205,6 +206,7 @@ def test_sweep_threshold_random_plan_is_reproducible_and_in_range():
   assert first[0][0] == f'n100-t{thresholds(first)[0]}-s0'
 
 
+@pytest.mark.slow
 def test_sweep_threshold_grid_seeds_shards_and_extra_flags():
   _, lines = plan('--thresholds=0.5,0.99', '--seeds=0,1', '--extra=--iterations=3',
                   '--shard=1/2')

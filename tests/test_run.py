@@ -62,6 +62,7 @@ def test_no_data_source(tmp_path):
   assert done.stderr.count('\n') == 1 and 'could not load mnist; tried tfds' in done.stderr
 
 
+@pytest.mark.slow
 def test_workdir_not_writable(tmp_path):
   (tmp_path / 'file').write_text('')
   for workdir in (tmp_path / 'file', tmp_path / 'file' / 'run'):

@@ -119,6 +119,7 @@ def test_lr_scale_scales_the_update_and_does_not_recompile():
   np.testing.assert_array_equal(moved[0.0], 0)
 
 
+@pytest.mark.slow
 def test_a_batch_in_parts_takes_the_same_step(small_mnist):
   images = jnp.asarray(small_mnist.train_images[:32])
   labels = jnp.asarray(small_mnist.train_labels[:32], jnp.int32)

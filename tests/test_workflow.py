@@ -130,6 +130,7 @@ def test_review_manual_labels_and_predict(own_folder, tmp_path, mnist):
   assert bad.returncode == 2 and 'no finished run here' in bad.stderr
 
 
+@pytest.mark.slow
 def test_disk_full_keeps_the_previous_results(own_npz, tmp_path, monkeypatch):
   path, _ = own_npz
   dataset = data.load_dataset(f'npz:{path}')
