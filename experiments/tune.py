@@ -101,6 +101,11 @@ VARIANTS = {
     'n20_fast_propagate': ('--n_labeled=20', '--stratified', *FAST12, '--propagate'),
     'n20_few_labels_propagate': ('--n_labeled=20', '--stratified', *FAST12,
                                  '--curriculum_step=0.05', '--iterations=24', '--propagate'),
+    # The same as n10_fast_propagate and n20_fast_propagate, whose runs were
+    # made at commit 983c526, when the graph joined the images' raw pixels:
+    # since then propagate.py deskews every image first.
+    'n10_fast_propagate_deskewed': ('--n_labeled=10', '--stratified', *FAST12, '--propagate'),
+    'n20_fast_propagate_deskewed': ('--n_labeled=20', '--stratified', *FAST12, '--propagate'),
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }
