@@ -78,13 +78,21 @@ def deskewed(images: np.ndarray) -> np.ndarray:
 
 
 def embed(images: np.ndarray, nodes: np.ndarray, components: int = COMPONENTS) -> jax.Array:
+  """The graph's embedding: the deskewed images' principal_components.
+
+  images: uint8[N, H, W, C]; nodes: bool[N]. Returns float32[N, components].
+  """
+  return principal_components(deskewed(images), nodes, components)
+
+
+def principal_components(images: np.ndarray, nodes: np.ndarray,
+                         components: int = COMPONENTS) -> jax.Array:
   """The images' top principal components (fitted on the nodes), unit length.
 
-  images: uint8[N, H, W, C], deskewed first; nodes: bool[N], the images the
-  graph is built on. Returns float32[N, components] (rows of non-nodes too;
-  `neighbours` ignores them).
+  images: uint8[N, H, W, C]; nodes: bool[N], the images the graph is built on.
+  Returns float32[N, components] (rows of non-nodes too; `neighbours` ignores them).
   """
-  pixels = jnp.asarray(deskewed(images).reshape(len(images), -1), jnp.float32) / 255.0
+  pixels = jnp.asarray(images.reshape(len(images), -1), jnp.float32) / 255.0
   mean = jnp.mean(pixels[nodes], axis=0)
   centred = pixels - mean
   # The components of an evenly spaced subset of the nodes: 10,000 rows fix
