@@ -13,7 +13,8 @@ tuning seeds (100-102) are refused. Seeds 131-133 (the default), 141-143 and
 151-153 were chosen before their first run and never run before: the fast
 recipe's table ran on the first; the first few_labels recipe (a gentler
 curriculum), chosen on validation while that table's runs went on, on the
-second; the few_labels recipe with a propagated start on the third. Each run's
+second; the few_labels recipe with a propagated start on the third, and with
+that start deskewed (propagate.deskew) on 161-163. Each run's
 first selection by class (how many of its first pseudo-labels are right, an
 oracle diagnostic; a propagated start's where there is one) is in the table
 beside it.

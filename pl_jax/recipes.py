@@ -21,12 +21,13 @@ RECIPES = {
                    final_epochs=20, final_models=2, score_views=8),
     # For a few labels per class (50, 20, 10; issue 23): the fast recipe, its
     # first pseudo-labels taken by label spreading over a nearest-neighbour
-    # graph of the images before any model is trained (propagate.py). Why: the
-    # first model from a label or two per class is weak, and its confident
-    # mistakes take whole classes. Chosen on the validation split (tuning seed
-    # 100, BENCHMARKS.md: tuning): from 10 labels 92.31 %, where the earlier
-    # few_labels recipe (a first selection of 5 % growing 5 % an iteration,
-    # over 24) was at 74.85 % after 11; from 20, 98.16 % against its 91.49 %.
+    # graph of the deskewed images before any model is trained (propagate.py).
+    # Why: the first model from a label or two per class is weak, and its
+    # confident mistakes take whole classes. Chosen on the validation split
+    # (tuning seed 100, BENCHMARKS.md: tuning): from 10 labels 97.95 %, where
+    # the earlier few_labels recipe (a first selection of 5 % growing 5 % an
+    # iteration, over 24) was at 74.85 % after 11; from 20, 97.70 % against
+    # its 91.49 %.
     'few_labels': dict(propagate=True),
     # The case study (../shared/SEED.md), exactly: 1,000 labels, a fresh model
     # every iteration for 10 epochs of batch 64 at Adam 1e-3, fc1 never
