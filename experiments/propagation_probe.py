@@ -21,7 +21,7 @@ import numpy as np
 from absl import app, flags
 
 from pl_jax import config as config_lib
-from pl_jax import data, loop, propagate, select, sweep
+from pl_jax import data, loop, metrics, propagate, select, sweep
 
 EMBEDDINGS = {
     'pixels': propagate.principal_components,
@@ -39,15 +39,6 @@ flags.DEFINE_string('benchmarks', 'BENCHMARKS.md', 'Markdown file to write the t
 SCRIPT = 'propagation_probe.py'
 
 
-def validation_figures(predicted: np.ndarray, true: np.ndarray,
-                       num_classes: int) -> tuple[float, float, int]:
-  """Accuracy over the validation examples, and the worst class's recall with the
-  class. predicted, true: int[V]."""
-  recall = [np.mean(predicted[true == c] == c) for c in range(num_classes)]
-  worst = int(np.argmin(recall))
-  return float(np.mean(predicted == true)), float(recall[worst]), worst
-
-
 def probe(dataset, n_labeled: int, seed: int, embedding: str) -> tuple[float, float, int, float]:
   """Spreading from one draw over one embedding: the validation figures and seconds."""
   config = config_lib.make(n_labeled=n_labeled, stratified=True, seed=seed,
@@ -63,8 +54,9 @@ def probe(dataset, n_labeled: int, seed: int, embedding: str) -> tuple[float, fl
                             dataset.num_classes)
   predicted = np.asarray(scores).argmax(axis=1)
   seconds = time.perf_counter() - start
-  return (*validation_figures(predicted[held_out], dataset.train_labels[held_out],
-                              dataset.num_classes), seconds)
+  true = dataset.train_labels[held_out]
+  worst, worst_recall = metrics.worst_class(predicted[held_out], true, dataset.num_classes)
+  return metrics.accuracy(predicted[held_out], true), worst_recall, worst, seconds
 
 
 def main(argv):

@@ -26,6 +26,17 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray, mask: np.ndarray | None 
   return float(np.sum((predicted == labels) & mask) / n) if n else None
 
 
+def worst_class(predicted: np.ndarray, labels: np.ndarray,
+                num_classes: int) -> tuple[int, float]:
+  """The class whose examples are least often predicted right, and that share
+  (its recall). predicted, labels: int[N]. Why: a mean accuracy hides a class
+  handed to another."""
+  recall = [accuracy(predicted, labels, labels == c) for c in range(num_classes)]
+  recall = [1.0 if r is None else r for r in recall]  # No examples: nothing missed.
+  worst = int(np.argmin(recall))
+  return worst, recall[worst]
+
+
 # Confidence histograms bin "nines", -log10(1 - confidence): 0.9 -> 1, 0.99 -> 2,
 # 0.999 -> 3. Equal-width bins in confidence would put everything that matters
 # for a threshold like 0.99 into the last bin.

@@ -9,6 +9,15 @@ def test_accuracy():
   assert metrics.accuracy(np.array([1]), np.array([1]), np.array([False])) is None
 
 
+
+def test_worst_class_is_the_least_recalled():
+  labels = np.array([0, 0, 1, 1, 2, 2, 2, 2])
+  predicted = np.array([0, 0, 1, 0, 2, 2, 2, 1])
+  assert metrics.worst_class(predicted, labels, 3) == (1, 0.5)
+  # A class with no examples misses nothing.
+  assert metrics.worst_class(labels, labels, 4) == (0, 1.0)
+
+
 def test_iteration_metrics_on_a_hand_made_case():
   true_labels = np.array([0, 1, 2, 3, 4, 5])
   state = select.LabelState.from_human(true_labels, np.array([1, 1, 0, 0, 0, 0], bool))
