@@ -62,9 +62,9 @@ def probe(dataset, n_labeled: int, seed: int, embedding: str) -> tuple[float, fl
 def main(argv):
   del argv
   seeds = sweep.canonical_seeds(SCRIPT, FLAGS.seeds)
-  if not set(seeds) <= {str(seed) for seed in sweep.TUNING_SEEDS}:
-    sweep.fail(SCRIPT, f'--seeds must be tuning seeds ({", ".join(map(str, sweep.TUNING_SEEDS))}),'
-               f' got {",".join(seeds)}')
+  tuning = ', '.join(map(str, sweep.TUNING_SEEDS))
+  if not set(seeds) <= set(tuning.split(', ')):
+    sweep.fail(SCRIPT, f'--seeds must be tuning seeds ({tuning}), got {",".join(seeds)}')
   unknown = sorted(set(FLAGS.embeddings) - set(EMBEDDINGS))
   if unknown:
     sweep.fail(SCRIPT, f'unknown --embeddings {unknown}; of {", ".join(EMBEDDINGS)}')

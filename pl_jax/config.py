@@ -135,8 +135,8 @@ class Config:
   # take whole classes; the images' neighbourhoods do far better (propagate.py).
   propagate: bool = setting(False, 'Take the first pseudo-labels, before any model is trained, '
                             'from label spreading over a nearest-neighbour graph of the '
-                            'deskewed training images: the best-ranked share of each class that '
-                            'iteration 1 would select.', 'selection')
+                            'deskewed training images: the best-ranked share of each class '
+                            'that iteration 1 would select.', 'selection')
   revise: bool = setting(True, 'Re-label every non-human example each iteration '
                          '(pseudo-labels may change or return to the pool).', 'selection')
   # Scoring.
