@@ -48,11 +48,9 @@ def probe(dataset, n_labeled: int, seed: int, embedding: str) -> tuple[float, fl
   held_out = np.asarray(labels.source) == select.VALIDATION
   everything = np.ones(len(known), bool)  # The validation images are nodes too.
   start = time.perf_counter()
-  vectors = EMBEDDINGS[embedding](dataset.train_images, everything)
-  indices, weights = propagate.neighbours(vectors, everything)
-  scores = propagate.spread(indices, weights, np.asarray(labels.labels, np.int32), known,
-                            dataset.num_classes)
-  predicted = np.asarray(scores).argmax(axis=1)
+  _, predicted = propagate.propagate(dataset.train_images, np.asarray(labels.labels), known,
+                                     everything, dataset.num_classes, EMBEDDINGS[embedding])
+  predicted = np.asarray(predicted)
   seconds = time.perf_counter() - start
   true = dataset.train_labels[held_out]
   worst, worst_recall = metrics.worst_class(predicted[held_out], true, dataset.num_classes)

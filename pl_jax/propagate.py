@@ -170,15 +170,17 @@ def spread(indices: jax.Array, weights: jax.Array, labels: jax.Array, known: jax
 
 
 def propagate(images: np.ndarray, labels: np.ndarray, known: np.ndarray, nodes: np.ndarray,
-              num_classes: int) -> tuple[jax.Array, jax.Array]:
+              num_classes: int, embedding=embed) -> tuple[jax.Array, jax.Array]:
   """Every node's class by label spreading from the known labels, and a score
   to rank by: its share of its row's class scores (in [0, 1]).
 
   images: uint8[N, H, W, C]; labels: int32[N] (read where known); known: bool[N];
-  nodes: bool[N], the graph's images (known ones among them).
+  nodes: bool[N], the graph's images (known ones among them); embedding:
+  (images, nodes) -> float32[N, D] unit rows, the graph's space (embed; the
+  propagation probe compares principal_components of the raw pixels).
   Returns (float32[N] score, int32[N] class); rows outside nodes score 0.
   """
-  indices, weights = neighbours(embed(images, nodes), nodes)
+  indices, weights = neighbours(embedding(images, nodes), nodes)
   scores = spread(indices, weights, jnp.asarray(labels, jnp.int32), jnp.asarray(known),
                   num_classes)
   share = jnp.max(scores, axis=1) / jnp.maximum(jnp.sum(scores, axis=1), 1e-30)
