@@ -109,6 +109,21 @@ VARIANTS = {
     # The deskewed propagated start at 100 random labels (issue 20): the first
     # model then trains on 10,000 pseudo-labels instead of 100 labels alone.
     'fast_propagate': (*FAST12, '--propagate'),
+    # Every image deskewed before the model sees it (issue 20).
+    'fast_deskew': (*FAST12, '--deskew=digits'),
+    # The same at the other targets' label counts (all of the 50,000 left
+    # beside the validation split, and 1,000).
+    'n50000_fast': ('--n_labeled=50000', *FAST12),
+    'n50000_fast_deskew': ('--n_labeled=50000', *FAST12, '--deskew=digits'),
+    'n1000_fast': ('--n_labeled=1000', *FAST12),
+    'n1000_fast_deskew': ('--n_labeled=1000', *FAST12, '--deskew=digits'),
+    # Deskewed, with a second final model from a fresh start (+0.13 points on
+    # seeds 101, 102 in fast_views0_final6x2 and fast_views1_final6x2), both of
+    # 4 epochs: 2 more epochs than one of 6.
+    'fast_deskew_final4x2': (*FAST12, '--deskew=digits', '--final_epochs=4', '--final_models=2'),
+    # Deskewed, with larger steps, or a moving average that follows faster.
+    'fast_deskew_lr002': (*FAST12, '--deskew=digits', '--learning_rate=0.002'),
+    'fast_deskew_ema0998': (*FAST12, '--deskew=digits', '--ema_decay=0.998'),
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }

@@ -18,7 +18,8 @@ from typing import Any
 LAYERS = ('conv1', 'conv2', 'fc1', 'fc2')
 SELECTIONS = ('threshold', 'balanced')
 LR_SCHEDULES = ('constant', 'cosine')
-GROUPS = ('labels', 'training', 'augmentation', 'selection', 'scoring')
+DESKEWS = ('digits', 'always', 'never')
+GROUPS = ('labels', 'images', 'training', 'augmentation', 'selection', 'scoring')
 
 
 class ConfigError(ValueError):
@@ -81,6 +82,12 @@ class Config:
                             'split that choices are made on: the last N of a benchmark\'s '
                             'training set, or N of your labeled examples; never trained on, '
                             'pseudo-labeled or in the pool.', 'labels', AT_LEAST_0)
+  # Images.
+  # Why: from a few labels a model must otherwise learn every slant of a digit.
+  deskew: str = setting('digits', 'Deskew the images before the model sees them (training, '
+                        'scoring, test, prediction), sheared upright about their centre of '
+                        'mass: digits: when the data set is handwritten digits (MNIST); '
+                        'always; never.', 'images', Allowed(choices=DESKEWS))
   # Training.
   epochs: int = setting(1, 'Epochs over the current training set per iteration.',
                         'training', AT_LEAST_1)

@@ -215,6 +215,7 @@ def _to_dataset(name, arrays: dict[str, np.ndarray], source: str) -> Dataset:
       test_labels=arrays['test_labels'].astype(np.int32),
       num_classes=NUM_CLASSES,
       source=source,
+      handwritten_digits=name == 'mnist',
       **stats)
 
 

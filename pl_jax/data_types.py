@@ -41,6 +41,8 @@ class Dataset:
     class_names: a name per class (e.g. folder names), or None for 0..K-1.
     example_names: a name per training example (e.g. its file), or None.
     pixel_mean, pixel_std: per channel, of the training images scaled to [0, 1].
+    handwritten_digits: the images are handwritten digits (MNIST), which a
+      run deskews by default (config.deskew).
   """
   name: str
   train_images: np.ndarray
@@ -53,6 +55,7 @@ class Dataset:
   example_names: tuple[str, ...] | None = None
   pixel_mean: tuple[float, ...] = (0.1307,)
   pixel_std: tuple[float, ...] = (0.3081,)
+  handwritten_digits: bool = False
 
   def __post_init__(self):
     _check_split(self.name, 'train', self.train_images, self.train_labels,

@@ -36,8 +36,8 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding
 
-from pl_jax import (atomic, checkpoint, data, data_types, metrics, models, propagate, score,
-                    select, sharding, streams, timing, train)
+from pl_jax import (atomic, augment, checkpoint, data, data_types, metrics, models, propagate,
+                    score, select, sharding, streams, timing, train)
 from pl_jax.config import Config
 
 STOP_MAX_ITERATIONS = 'max_iterations'
@@ -61,7 +61,8 @@ class Result:
   @property
   def apply_fn(self) -> Callable[..., jax.Array]:
     """How `params` predict: apply_fn({'params': params}, images) -> logits."""
-    return models.apply_fn(self.model, self.record['recipe'].get('final_models', 1))
+    return models.apply_fn(self.model, self.record['recipe'].get('final_models', 1),
+                           self.record['model'].get('deskew', False))
 
 
 class WorkdirError(Exception):
@@ -79,6 +80,7 @@ class Run:
   streams: streams.Streams
   options: train.TrainOptions
   replicated: NamedSharding
+  # What the model sees: the images, deskewed where the run deskews (deskews).
   images: jax.Array  # uint8[N, H, W, C]
   test_images: jax.Array | None  # uint8[M, H, W, C]
   # The held-out examples (config.validation), uint8[V, H, W, C] and int[V].
@@ -174,6 +176,11 @@ def recipe(dataset: data_types.Dataset, config: Config, initial: select.LabelSta
           'dataset': dataset.name, 'initial_labels_sha256': digest.hexdigest()}
 
 
+def deskews(config: Config, dataset: data_types.Dataset) -> bool:
+  """Whether a run deskews every image before its model sees it (config.deskew)."""
+  return config.deskew == 'always' or (config.deskew == 'digits' and dataset.handwritten_digits)
+
+
 def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelState,
             progress: bool) -> Run:
   """The run's fixed parts: data parallel over every device (one device: the
@@ -183,6 +190,9 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
   sharding.check_divisible(config.batch_size, mesh, 'batch_size')
   sharding.check_divisible(config.score_chunk_size, mesh, 'score_chunk_size')
   replicated = sharding.replicated(mesh)
+  # Once here, so that the train step augments deskewed images (a predictor on
+  # new images deskews them itself: models.apply_fn).
+  inputs = augment.deskewed if deskews(config, dataset) else lambda images: images
   return Run(
       dataset=dataset, config=config,
       model=models.CNN(num_classes=dataset.num_classes, pixel_mean=dataset.pixel_mean,
@@ -192,10 +202,10 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
       options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
                                  config.batch_splits, sharding.batch_sharding(mesh)),
       replicated=replicated,
-      images=jax.device_put(dataset.train_images, replicated),
-      test_images=(jax.device_put(dataset.test_images, replicated)
+      images=jax.device_put(inputs(dataset.train_images), replicated),
+      test_images=(jax.device_put(inputs(dataset.test_images), replicated)
                    if dataset.has_test else None),
-      validation_images=(jax.device_put(dataset.train_images[held_out], replicated)
+      validation_images=(jax.device_put(inputs(dataset.train_images[held_out]), replicated)
                          if held_out.any() else None),
       validation_labels=dataset.train_labels[held_out] if held_out.any() else None,
       progress=progress)
@@ -215,6 +225,8 @@ def new_record(run: Run, initial: select.LabelState, run_config: dict | None) ->
       'model': {'num_classes': dataset.num_classes,
                 'image_shape': list(dataset.train_images.shape[1:]),
                 'pixel_mean': list(dataset.pixel_mean), 'pixel_std': list(dataset.pixel_std),
+                # Its predictor deskews images as they come (models.apply_fn).
+                'deskew': deskews(config, dataset),
                 'class_names': list(dataset.class_names or [])},
       'stop_reason': None,
       'final_test_accuracy': None,

@@ -8,6 +8,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from pl_jax import augment
+
 # PyTorch's default weight init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), so the seed's
 # recipe starts where the reference model starts (biases start at zero here).
 torch_like_init = nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform')
@@ -179,7 +181,21 @@ def stack_params(members: list[Any]) -> Any:
   return jax.tree.map(lambda *leaves: jnp.stack(leaves), *members)
 
 
-def apply_fn(model: CNN, num_members: int = 1) -> Callable[..., jax.Array]:
-  """How a run's predictor applies: the model itself, or with num_members > 1 the
-  Ensemble of that many (its params then stacked, stack_params)."""
-  return model.apply if num_members == 1 else Ensemble(model.apply)
+@dataclasses.dataclass(frozen=True)
+class Deskewed:
+  """An apply function on images as they come, for a model trained on deskewed
+  ones (config.deskew): augment.deskew, then `apply_fn`. Frozen and hashable: a
+  static argument of jit."""
+  apply_fn: Callable[..., jax.Array]
+
+  def __call__(self, variables: dict, images: jnp.ndarray) -> jnp.ndarray:
+    return self.apply_fn(variables, augment.deskew(images))
+
+
+def apply_fn(model: CNN, num_members: int = 1, deskew: bool = False) -> Callable[..., jax.Array]:
+  """How a run's predictor applies to images as they come: the model itself, or
+  with num_members > 1 the Ensemble of that many (its params then stacked,
+  stack_params); with deskew, to the images deskewed first (the run deskewed
+  its own once, before augmenting them: loop.prepare)."""
+  predictor = model.apply if num_members == 1 else Ensemble(model.apply)
+  return Deskewed(predictor) if deskew else predictor

@@ -69,10 +69,12 @@ class Predictor(NamedTuple):
   params: Any  # With config.final_models > 1, the final models' stacked.
   config: Config
   class_names: list[str]
+  deskew: bool  # The run's model saw deskewed images (loop.deskews).
 
   @property
   def apply_fn(self):
-    return models.apply_fn(self.model, self.config.final_models)
+    """How it applies to images as they come (models.apply_fn)."""
+    return models.apply_fn(self.model, self.config.final_models, self.deskew)
 
 
 def load_predictor(workdir: str) -> Predictor:
@@ -91,7 +93,7 @@ def load_predictor(workdir: str) -> Predictor:
   model = models.CNN(num_classes=spec['num_classes'], pixel_mean=tuple(spec['pixel_mean']),
                      pixel_std=tuple(spec['pixel_std']))
   class_names = spec['class_names'] or [str(c) for c in range(spec['num_classes'])]
-  return Predictor(model, params, config, class_names)
+  return Predictor(model, params, config, class_names, spec.get('deskew', False))
 
 
 def predict_with(predictor: Predictor, images: np.ndarray,

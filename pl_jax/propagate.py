@@ -6,12 +6,12 @@ Why: with one or two labels per class the first model is weak (about 55 % on
 MNIST's validation split from 10 labels) and its confident mistakes hand whole
 classes to the wrong digit; the pool's own neighbourhoods sort the digits far
 better from the same labels (97.0-97.5 % of the validation split once the
-images are deskewed, BENCHMARKS.md).
+images are deskewed, against 81.6-92.2 % on raw pixels, BENCHMARKS.md).
 
 The pipeline, each step a pure function of full-size arrays (masks, not
 subsets, so shapes never depend on the labels):
-  deskew    pixels -> each image sheared upright about its centre of mass
-  embed             -> the top principal components, unit length
+  embed     pixels -> deskewed (augment.deskew), then the top principal
+                       components, unit length
   neighbours        -> each image's k most similar images (cosine), a sparse graph
   spread    labels  -> class scores flowing along the graph's edges
 """
@@ -37,53 +37,12 @@ STEPS = 400
 CHUNK = 2048
 
 
-@jax.jit
-def deskew(images: jax.Array) -> jax.Array:
-  """Each image sheared so that its ink's principal slant is upright, and moved
-  so that its centre of mass is the image centre (bilinear, filling with 0).
-
-  images: uint8[B, H, W, C] -> uint8[B, H, W, C].
-
-  The shear is the one that zeroes the covariance of the ink's row and column
-  (second moments, of the channels' mean), the classic preprocessing of
-  handwritten digits. Why: the same digit written at another slant is far
-  away in pixel space, so the nearest-neighbour graph joins slanted 1s to 7s
-  and 4s to 9s; deskewed, label spreading from 10 MNIST labels got the
-  validation split 97.0-97.5 % right instead of 81.6-92.2 % (BENCHMARKS.md).
-  """
-  _, height, width, _ = images.shape
-  ink = jnp.mean(images.astype(jnp.float32), axis=-1)  # [B, H, W]
-  rows, cols = augment.pixel_grid(height, width)
-  mass = jnp.maximum(jnp.sum(ink, axis=(1, 2)), 1e-6)
-  moment = lambda weights: jnp.sum(ink * weights, axis=(1, 2)) / mass
-  mean_row, mean_col = moment(rows), moment(cols)
-  from_mean_row = rows - mean_row[:, None, None]  # [B, H, W]
-  row_variance = moment(from_mean_row ** 2)
-  covariance = moment(from_mean_row * (cols - mean_col[:, None, None]))
-  slant = covariance / jnp.maximum(row_variance, 1e-6)  # columns moved per row
-  # Output pixel (r, c) reads the input where the ink's centre plus its slant puts it.
-  below_centre = rows - (height - 1) / 2
-  source_row = below_centre + mean_row[:, None, None]
-  source_col = (slant[:, None, None] * below_centre + cols - (width - 1) / 2
-                + mean_col[:, None, None])
-  return augment.resample(images, jnp.stack([source_row, source_col], axis=1))
-
-
-def deskewed(images: np.ndarray) -> np.ndarray:
-  """deskew over a whole array in chunks of CHUNK (one compilation):
-  uint8[N, H, W, C] -> uint8[N, H, W, C]."""
-  n = len(images)
-  padded = np.pad(images, ((0, -n % CHUNK), (0, 0), (0, 0), (0, 0)))
-  return np.concatenate([np.asarray(deskew(padded[first:first + CHUNK]))
-                         for first in range(0, len(padded), CHUNK)])[:n]
-
-
 def embed(images: np.ndarray, nodes: np.ndarray, components: int = COMPONENTS) -> jax.Array:
   """The graph's embedding: the deskewed images' principal_components.
 
   images: uint8[N, H, W, C]; nodes: bool[N]. Returns float32[N, components].
   """
-  return principal_components(deskewed(images), nodes, components)
+  return principal_components(augment.deskewed(images), nodes, components)
 
 
 def principal_components(images: np.ndarray, nodes: np.ndarray,

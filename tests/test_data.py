@@ -26,6 +26,7 @@ def test_mnist_is_the_canonical_data_set(mnist):
   np.testing.assert_allclose(mnist.train_images.mean() / 255, 0.1307, atol=1e-4)
   assert mnist.train_labels[:5].tolist() == [5, 0, 4, 1, 9]
   assert set(np.unique(mnist.test_labels)) == set(range(10))
+  assert mnist.handwritten_digits  # What config.deskew='digits' deskews.
 
 
 @pytest.mark.skipif(not os.path.isdir(data.FASHION_MNIST_DIR),
@@ -64,6 +65,7 @@ def test_fashion_mnist_debian_reader_on_small_files(tmp_path, monkeypatch):
   np.testing.assert_array_equal(fashion.train_images[..., 0], arrays['train_images'])
   np.testing.assert_array_equal(fashion.test_labels, arrays['test_labels'])
   assert fashion.source == 'debian:dataset-fashion-mnist'
+  assert not fashion.handwritten_digits  # Clothes are not deskewed by default.
   # Its own pixel statistics, not MNIST's.
   np.testing.assert_allclose(fashion.pixel_mean, (arrays['train_images'].mean() / 255,),
                              atol=1e-4)  # Rounded to 4 digits.

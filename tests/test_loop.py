@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pl_jax import config as config_lib
-from pl_jax import data_types, loop, metrics, models, predict, recipes, score, select, timing
+from pl_jax import (augment, data_types, loop, metrics, models, predict, recipes, score, select,
+                    timing)
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
@@ -73,6 +74,34 @@ def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
   np.testing.assert_array_equal(labels['labels'][human], small_mnist.train_labels[human])
   assert (labels['labels'][source == select.NONE] == -1).all()
   assert not [f for f in os.listdir(tmp_path) if f.startswith('.tmp')]
+
+
+def test_a_deskewing_run_trains_scores_and_predicts_on_deskewed_images(small_mnist, tmp_path):
+  """A deskewing run's model only ever sees deskewed images: the run's test
+  accuracy is its model's on the deskewed test images, and its predictor (the
+  result's, and the saved run's) deskews images as they come."""
+  config = dataclasses.replace(TINY, iterations=1, deskew='digits')
+  assert loop.deskews(config, small_mnist)  # MNIST is handwritten digits.
+  result = loop.self_train(small_mnist, config, str(tmp_path), progress=False,
+                           log=lambda _: None)
+  logits = lambda images: result.model.apply({'params': result.params}, jnp.asarray(images))
+  predicted = np.argmax(logits(augment.deskewed(small_mnist.test_images)), -1)
+  assert result.record['final_test_accuracy'] == pytest.approx(
+      np.mean(predicted == small_mnist.test_labels))
+  assert not np.array_equal(np.argmax(logits(small_mnist.test_images), -1), predicted)
+  as_they_come = jnp.asarray(small_mnist.test_images)
+  np.testing.assert_array_equal(
+      np.argmax(result.apply_fn({'params': result.params}, as_they_come), -1), predicted)
+  _, saved_predicted, _ = predict.predict(str(tmp_path), small_mnist.test_images)
+  np.testing.assert_array_equal(saved_predicted, predicted)
+
+
+@pytest.mark.parametrize('deskew,digits,expected', [
+    ('digits', True, True), ('digits', False, False), ('always', False, True),
+    ('never', True, False)])
+def test_which_runs_deskew(small_mnist, deskew, digits, expected):
+  dataset = dataclasses.replace(small_mnist, handwritten_digits=digits)
+  assert loop.deskews(dataclasses.replace(TINY, deskew=deskew), dataset) is expected
 
 
 @pytest.mark.slow

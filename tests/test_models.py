@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pl_jax import models
+from pl_jax import augment, models
 
 
 def test_cnn_shapes_match_the_reference():
@@ -95,3 +95,17 @@ def test_ensemble_applies_as_the_log_of_its_members_mean_softmax():
   assert hash(models.Ensemble(model.apply)) == hash(ensemble)
   assert models.apply_fn(model) == model.apply
   assert models.apply_fn(model, 3) == ensemble
+  assert models.apply_fn(model, 3, deskew=True) == models.Deskewed(ensemble)
+
+
+def test_a_deskewed_predictor_applies_the_model_to_deskewed_images():
+  model = models.CNN(num_classes=10)
+  images = jnp.asarray(np.random.RandomState(0).randint(0, 256, (4, 28, 28, 1)), jnp.uint8)
+  params = model.init(jax.random.PRNGKey(0), images)['params']
+  predictor = models.apply_fn(model, deskew=True)
+  chex.assert_trees_all_close(predictor({'params': params}, images),
+                              model.apply({'params': params}, augment.deskew(images)))
+  assert not np.allclose(predictor({'params': params}, images),
+                         model.apply({'params': params}, images))
+  # Hashable and equal for the same model: a static argument of jit, compiled once.
+  assert hash(predictor) == hash(models.apply_fn(model, deskew=True))

@@ -26,38 +26,6 @@ def _blobs(per_class=40, num_classes=3, seed=0):
   return images, labels
 
 
-def _ink_moments(images):
-  """Each image's ink centre (row, column) and row-column covariance."""
-  ink = images[..., 0].astype(np.float64)
-  rows, cols = np.meshgrid(np.arange(ink.shape[1]), np.arange(ink.shape[2]), indexing='ij')
-  mass = ink.sum(axis=(1, 2))
-  mean_row, mean_col = (ink * rows).sum((1, 2)) / mass, (ink * cols).sum((1, 2)) / mass
-  covariance = (ink * (rows - mean_row[:, None, None]) * (cols - mean_col[:, None, None])
-                ).sum((1, 2)) / mass
-  return mean_row, mean_col, covariance
-
-
-def test_deskew_sets_slanted_strokes_upright_and_centres_them():
-  images = np.zeros((3, 28, 28, 1), np.uint8)
-  for row in range(6, 22):  # Strokes leaning right, left, and upright off-centre.
-    images[0, row, 20 - (row - 6) // 2:22 - (row - 6) // 2] = 255
-    images[1, row, 6 + (row - 6) // 2:8 + (row - 6) // 2] = 255
-    images[2, row, 4:6] = 255
-  deskewed = propagate.deskew(jnp.asarray(images))
-  chex.assert_shape(deskewed, images.shape)
-  chex.assert_type(deskewed, jnp.uint8)
-  before, after = _ink_moments(images), _ink_moments(np.asarray(deskewed))
-  assert abs(before[2][0]) > 5 and abs(before[2][1]) > 5  # Slanted ...
-  np.testing.assert_allclose(after[2], 0, atol=0.3)  # ... and upright after.
-  np.testing.assert_allclose(after[0], 13.5, atol=0.3)  # Centred.
-  np.testing.assert_allclose(after[1], 13.5, atol=0.3)
-  # A stroke already upright and centred is left as it is.
-  upright = np.roll(images[2:], 9, axis=2)
-  np.testing.assert_array_equal(propagate.deskew(jnp.asarray(upright)), upright)
-  # The chunked form gives the same images.
-  np.testing.assert_array_equal(propagate.deskewed(images), deskewed)
-
-
 def test_embedding_is_unit_length_and_fitted_on_the_nodes():
   images, _ = _blobs()
   nodes = np.ones(len(images), bool)

@@ -17,6 +17,7 @@ def test_npz_round_trip(own_npz):
   chex.assert_type([dataset.train_labels, dataset.test_labels], np.int32)
   assert dataset.num_classes == 3 and dataset.class_names == ('digit0', 'digit1', 'digit7')
   assert not dataset.is_benchmark and dataset.has_test
+  assert not dataset.handwritten_digits  # A user deskews with --deskew=always.
   assert (dataset.train_labels == -1).sum() == 500
   assert dataset.pixel_mean[0] == pytest.approx(dataset.train_images.mean() / 255, abs=1e-4)
 
