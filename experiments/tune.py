@@ -124,12 +124,10 @@ VARIANTS = {
     # Deskewed, with larger steps, or a moving average that follows faster.
     'fast_deskew_lr002': (*FAST12, '--deskew=digits', '--learning_rate=0.002'),
     'fast_deskew_ema0998': (*FAST12, '--deskew=digits', '--ema_decay=0.998'),
-    # Deskewed, and once the curriculum's share is the whole pool, every
-    # candidate above the threshold: the equal count per class (a tenth of the
-    # candidates) kept about 690 of the 5,678 1s out of every run.
-    'fast_deskew_then_all': (*FAST12, '--deskew=digits', '--selection=balanced_then_all'),
-    'n1000_fast_deskew_then_all': ('--n_labeled=1000', *FAST12, '--deskew=digits',
-                                   '--selection=balanced_then_all'),
+    # Every candidate above the threshold once the curriculum's share is the
+    # whole pool (--selection=balanced_then_all; fast_deskew_then_all and
+    # n1000_fast_deskew_then_all) was tried here and removed: rerun it at
+    # commit 7842c1d (BENCHMARKS.md).
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }

@@ -215,24 +215,6 @@ def test_oracle_metrics_are_labelled_so_in_the_docs():
     assert f'`{name}` (oracle)' in docs
 
 
-def test_balanced_then_all_lifts_the_cap_once_the_share_is_whole():
-  """Half the candidates are confident 0s: balanced selection caps them at a
-  tenth of the candidates even when the curriculum takes the whole pool;
-  balanced_then_all caps them only while the share is below 1."""
-  n, num_classes = 1000, 10
-  predicted = jnp.asarray(np.where(np.arange(n) < n // 2, 0, np.arange(n) % num_classes),
-                          jnp.int32)
-  confidence = jnp.full(n, 0.999)
-  scores = (confidence, predicted, confidence)
-  candidates = jnp.ones(n, bool)
-  zeros_taken = lambda selection, iteration: int(np.sum(np.asarray(loop.choose(
-      dataclasses.replace(TINY, selection=selection, curriculum_step=0.2), scores,
-      candidates, num_classes, iteration))[:n // 2]))
-  assert zeros_taken('balanced', 5) == zeros_taken('balanced', 9) == n // num_classes
-  assert zeros_taken('balanced_then_all', 4) == zeros_taken('balanced', 4) == 80
-  assert zeros_taken('balanced_then_all', 5) == n // 2
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize('selection', ['balanced', 'threshold'])
 def test_every_setting_together_compiles_once(small_mnist, selection):

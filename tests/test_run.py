@@ -31,8 +31,8 @@ def run(*args, env=None):
     (['--ema_decay=1'], '--ema_decay must be in [0, 1), got 1.0'),
     (['--final_models=0'], '--final_models must be >= 1, got 0'),
     (['--frozen=fc7'], '--frozen must be one of conv1, conv2, fc1, fc2, got fc7'),
-    (['--selection=class_share'], "--selection must be one of threshold, balanced, "
-                                  "balanced_then_all, got 'class_share'"),
+    (['--selection=class_share'], "--selection must be one of threshold, balanced, got "
+                                  "'class_share'"),
     (['--lr_schedule=step'], "--lr_schedule must be one of constant, cosine, got 'step'"),
     (['--recipe=seed'], "--recipe must be one of fast, strong, few_labels, case_study, got 'seed'"),
     (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, npz:PATH or "
