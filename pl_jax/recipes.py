@@ -4,10 +4,10 @@ recipe's). A setting given explicitly wins over the recipe."""
 from pl_jax import config as config_lib
 
 RECIPES = {
-    # Towards 99 % from 100 labels within 5 minutes on 2 CPU cores (98.93 % over
-    # fresh seeds, BENCHMARKS.md: targets): the defaults. All layers
-    # trained, augmentation in the step, class-balanced selection whose share
-    # grows each iteration, revisable pseudo-labels, one model trained on
+    # Towards 99 % from 100 labels within 5 minutes on 2 CPU cores
+    # (BENCHMARKS.md: targets): the defaults. MNIST's images deskewed, all
+    # layers trained, augmentation in the step, class-balanced selection whose
+    # share grows each iteration, revisable pseudo-labels, one model trained on
     # across 12 iterations, a weight EMA; batches of 128 in 8 parts (1.8x the
     # training rate of 64 in one on 2 cores), a step floor of 500, the pool
     # scored over 2 augmented views, a last iteration of 6 epochs. Chosen on

@@ -26,14 +26,35 @@ def test_seconds_to_each_mark_and_totals(tmp_path):
                     '--summarize_only', f'--benchmarks={tmp_path}/B.md')
   assert done.returncode == 0, done.stderr
   table = (tmp_path / 'B.md').read_text()
-  assert '| 40 s | 90 s | - | 98.50 % | 2.5 min | 3,500 | 140,000 |' in table
+  assert '| 5 | 40 s | 90 s | - | 98.50 % | 2.5 min | 3,500 | 140,000 |' in table
   assert "the case study's own PyTorch code" in table and '62.7 min' in table
   assert table.count('\n| ') == 3  # The header, the default's row, the reference row.
 
 
+def test_a_changed_recipe_moves_to_its_own_seed(tmp_path):
+  """--row_seeds: the default's row reads its run at seed 174, the others
+  theirs at --seed, and the command above the table says so."""
+  for name, seed, accuracy in (('default', 174, 0.99), ('strong', 5, 0.98)):
+    os.makedirs(tmp_path / 'runs' / f'{name}-s{seed}')
+    (tmp_path / 'runs' / f'{name}-s{seed}' / 'results.json').write_text(json.dumps(
+        {'stop_reason': 'max_iterations', 'final_test_accuracy': accuracy,
+         'wall_seconds': 60.0,
+         'iterations': [{'test_accuracy': accuracy, 'wall_seconds': 50.0}]}))
+  done = run_script('--rows=strong,default', '--seed=5', '--row_seeds=default:174',
+                    f'--runs_dir={tmp_path}/runs', '--summarize_only',
+                    f'--benchmarks={tmp_path}/B.md')
+  assert done.returncode == 0, done.stderr
+  table = (tmp_path / 'B.md').read_text()
+  assert '--rows=strong,default --seed=5 --row_seeds=default:174' in table
+  assert '| 5 | 50 s | 50 s | - | 98.00 % |' in table
+  assert '| 174 | 50 s | 50 s | 50 s | 99.00 % |' in table
+
+
 def test_a_tuning_seed_or_unknown_row_is_refused(tmp_path):
   for args, message in ((('--seed=101',), 'seed 101 is for tuning'),
-                        (('--rows=fastest',), "unknown rows ['fastest']")):
+                        (('--rows=fastest',), "unknown rows ['fastest']"),
+                        (('--row_seeds=default:102',), 'seed 102 is for tuning'),
+                        (('--row_seeds=default',), '--row_seeds takes ROW:SEED pairs')):
     done = run_script(*args, '--summarize_only', f'--benchmarks={tmp_path}/B.md')
     assert done.returncode == 2 and message in done.stderr
     assert not os.path.exists(tmp_path / 'B.md')
