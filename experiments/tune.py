@@ -10,7 +10,8 @@ validation accuracy and the time each run took.
   python experiments/tune.py --summarize_only
 
 Every run is an ordinary run.py run in runs_dir/<variant>-s<seed>; rerunning skips
-finished runs. The table replaces the `validation_tuning` section of BENCHMARKS.md
+finished runs. The table, of every variant with finished runs in runs_dir (not
+only those named now), replaces the `validation_tuning` section of BENCHMARKS.md
 (the `tuning` section keeps the earlier tuning, chosen on test accuracy).
 
 The variants of earlier sessions (the recipe of 2026-11-28 and its levers) were
@@ -148,11 +149,26 @@ def planned_runs() -> list[sweep.Run]:
   return sweep.grid(FLAGS.variants, FLAGS.seeds, lambda v: (*COMMON, *VARIANTS[v]))
 
 
+def finished_by_variant() -> dict[str, dict[str, dict]]:
+  """Every variant's finished runs in runs_dir, by seed (variants without any
+  left out): those of earlier invocations too, so that running a few variants
+  keeps the other rows of the table."""
+  finished = {}
+  for variant in VARIANTS:
+    loaded = {str(seed): sweep.load_results(os.path.join(FLAGS.runs_dir, f'{variant}-s{seed}'))
+              for seed in sweep.TUNING_SEEDS}
+    done = {seed: r for seed, r in loaded.items() if r and r.get('stop_reason')}
+    if done:
+      finished[variant] = done
+  return finished
+
+
 def summary() -> str:
+  finished = finished_by_variant()
   lines = sweep.table_head(
       'Tuning on the validation split (experiments/tune.py)',
-      f'python experiments/tune.py --variants={",".join(FLAGS.variants)} '
-      f'--seeds={",".join(FLAGS.seeds)}',
+      f'python experiments/tune.py --variants={",".join(finished)} '
+      f'--seeds={",".join(map(str, sweep.TUNING_SEEDS))}',
       f'Each variant is `{" ".join(COMMON)}` plus its flags, on tuning seeds only (of '
       f'{", ".join(map(str, sweep.TUNING_SEEDS))}). Validation accuracy (the last 10,000 '
       'training examples, held out) after the last iteration and at the best one, the share '
@@ -162,13 +178,8 @@ def summary() -> str:
       '| variant | flags | seeds | validation accuracy (last) | best iteration | '
       'train labels correct (last) | wall min | each seed |',
       '|---|---|---|---:|---:|---:|---:|---|')
-  for variant in FLAGS.variants:
-    loaded = {seed: sweep.load_results(os.path.join(FLAGS.runs_dir, f'{variant}-s{seed}'))
-              for seed in FLAGS.seeds}
-    seeds = [seed for seed, r in loaded.items() if r and r.get('stop_reason')]
-    if not seeds:
-      continue
-    results = [loaded[seed] for seed in seeds]
+  for variant, done in finished.items():
+    seeds, results = list(done), list(done.values())
     each = ', '.join(f'{100 * r["iterations"][-1]["validation_accuracy"]:.2f} % in '
                      f'{r["iterations"][-1]["wall_seconds"] / 60:.1f} min' for r in results)
     lines.append(f'| {variant} | `{" ".join(VARIANTS[variant])}` | {", ".join(seeds)} '

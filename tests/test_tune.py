@@ -129,6 +129,24 @@ def test_tuning_cannot_read_the_test_set(tmp_path):
       '| variant |')[1]
 
 
+def test_the_table_keeps_the_variants_run_before(tmp_path):
+  """Summarizing (or running) one variant keeps the rows of the others that
+  finished in runs_dir, and the command above the table names them all."""
+  row = {'validation_accuracy': 0.98, 'train_label_accuracy': 0.99, 'wall_seconds': 60.0}
+  for name in ('strong-s100', 'fast-s101'):
+    os.makedirs(tmp_path / 'runs' / name)
+    (tmp_path / 'runs' / name / 'results.json').write_text(json.dumps(
+        {'stop_reason': 'max_iterations', 'iterations': [row], 'wall_seconds': 70.0}))
+  done = subprocess.run([sys.executable, 'experiments/tune.py', '--variants=fast',
+                         '--seeds=101', f'--runs_dir={tmp_path}/runs', '--summarize_only',
+                         f'--benchmarks={tmp_path}/b.md'], cwd=ROOT, capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 0, done.stderr
+  table = (tmp_path / 'b.md').read_text()
+  assert '--variants=strong,fast --seeds=100,101,102' in table
+  assert '| strong | `--recipe=strong` | 100 |' in table and '| fast |' in table
+
+
 @pytest.mark.slow
 def test_a_run_without_the_test_split_records_validation_only(tmp_path, mnist):
   del mnist  # Cached before the subprocess needs it.
