@@ -106,6 +106,21 @@ def test_seeds_are_compared_as_integers(tmp_path, seeds):
   assert done.returncode == 2 and 'seed 100 is for tuning' in done.stderr
 
 
+def _finished_run(workdir, row):
+  """A finished run's results.json in workdir, its one iteration `row`."""
+  os.makedirs(workdir)
+  (workdir / 'results.json').write_text(json.dumps(
+      {'stop_reason': 'max_iterations', 'iterations': [row], 'wall_seconds': 250.0}))
+
+
+def _summarize(tmp_path, *args):
+  """tune.py --summarize_only over tmp_path/runs, writing tmp_path/b.md."""
+  return subprocess.run([sys.executable, 'experiments/tune.py', *args,
+                         f'--runs_dir={tmp_path}/runs', '--summarize_only',
+                         f'--benchmarks={tmp_path}/b.md'], cwd=ROOT, capture_output=True,
+                        text=True, timeout=120)
+
+
 def test_tuning_cannot_read_the_test_set(tmp_path):
   """Every tuning run holds out the validation split and leaves the test split
   unread, and the table reads validation accuracy only: results without any
@@ -116,13 +131,8 @@ def test_tuning_cannot_read_the_test_set(tmp_path):
                  for flags in variants.values() for flag in flags)
   row = {'validation_accuracy': 0.99, 'train_label_accuracy': 0.995, 'wall_seconds': 240.0}
   for seed in ('100', '101'):
-    os.makedirs(tmp_path / 'runs' / f'fast-s{seed}')
-    (tmp_path / 'runs' / f'fast-s{seed}' / 'results.json').write_text(json.dumps(
-        {'stop_reason': 'max_iterations', 'iterations': [row], 'wall_seconds': 250.0}))
-  done = subprocess.run([sys.executable, 'experiments/tune.py', '--variants=fast',
-                         '--seeds=100,101', f'--runs_dir={tmp_path}/runs', '--summarize_only',
-                         f'--benchmarks={tmp_path}/b.md'], cwd=ROOT, capture_output=True,
-                        text=True, timeout=120)
+    _finished_run(tmp_path / 'runs' / f'fast-s{seed}', row)
+  done = _summarize(tmp_path, '--variants=fast', '--seeds=100,101')
   assert done.returncode == 0, done.stderr
   table = (tmp_path / 'b.md').read_text()
   assert '| fast |' in table and '99.00 +- 0.00 %' in table and 'test' not in table.split(
@@ -134,13 +144,8 @@ def test_the_table_keeps_the_variants_run_before(tmp_path):
   finished in runs_dir, and the command above the table names them all."""
   row = {'validation_accuracy': 0.98, 'train_label_accuracy': 0.99, 'wall_seconds': 60.0}
   for name in ('strong-s100', 'fast-s101'):
-    os.makedirs(tmp_path / 'runs' / name)
-    (tmp_path / 'runs' / name / 'results.json').write_text(json.dumps(
-        {'stop_reason': 'max_iterations', 'iterations': [row], 'wall_seconds': 70.0}))
-  done = subprocess.run([sys.executable, 'experiments/tune.py', '--variants=fast',
-                         '--seeds=101', f'--runs_dir={tmp_path}/runs', '--summarize_only',
-                         f'--benchmarks={tmp_path}/b.md'], cwd=ROOT, capture_output=True,
-                        text=True, timeout=120)
+    _finished_run(tmp_path / 'runs' / name, row)
+  done = _summarize(tmp_path, '--variants=fast', '--seeds=101')
   assert done.returncode == 0, done.stderr
   table = (tmp_path / 'b.md').read_text()
   assert '--variants=strong,fast --seeds=100,101,102' in table
