@@ -200,7 +200,8 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
       optimizer=train.make_optimizer(config.learning_rate, config.frozen),
       streams=streams.Streams(config.seed),
       options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
-                                 config.batch_splits, sharding.batch_sharding(mesh)),
+                                 config.batch_splits, sharding.batch_sharding(mesh),
+                                 config.human_per_batch, config.mixup_alpha),
       replicated=replicated,
       images=jax.device_put(inputs(dataset.train_images), replicated),
       test_images=(jax.device_put(inputs(dataset.test_images), replicated)
@@ -350,6 +351,22 @@ def last_epochs(config: Config) -> int:
   return max(config.epochs, config.final_epochs)
 
 
+def iteration_epochs(config: Config, options: train.TrainOptions, iteration: int, last: bool,
+                     n_train: int) -> int:
+  """Epochs iteration `iteration` trains over its n_train examples (at least
+  config.min_steps steps, train.fit): config.epochs, the last iteration
+  last_epochs. With config.full_budget, a last iteration that ends the run
+  early (no candidates left, as when every training example is labeled) also
+  trains the epochs of the iterations it skips. Why: otherwise a run's
+  training shrinks as its labeled set grows; with 60,000 labels, to a third of
+  a 100-label run's."""
+  if not last:
+    return config.epochs
+  skipped = config.iterations - iteration if config.full_budget else 0
+  return last_epochs(config) + skipped * train.num_epochs(
+      n_train, options.drawn_per_step, config.epochs, config.min_steps)
+
+
 def train_model(run: Run, train_state: train.TrainState, label_state: select.LabelState,
                 epochs: int, key: jax.Array,
                 description: str) -> tuple[train.TrainState, list[float]]:
@@ -357,7 +374,8 @@ def train_model(run: Run, train_state: train.TrainState, label_state: select.Lab
   train_state, losses = train.fit(
       train_state, key, run.images, label_state.labels, label_state.train_mask,
       epochs=epochs, options=run.options, min_steps=run.config.min_steps,
-      progress=run.progress, description=description)
+      human_mask=label_state.source == select.HUMAN, progress=run.progress,
+      description=description)
   jax.block_until_ready(train_state.params)
   return train_state, losses
 
@@ -371,12 +389,13 @@ def train_iteration(run: Run, train_state: train.TrainState | None,
   if train_state is None or not config.warm_start:
     train_state = new_model(run, run.streams.init(iteration))
   last = iteration == config.iterations or not bool(candidates_of(label_state, config).any())
+  n_train = int(np.sum(label_state.train_mask))
   start = time.perf_counter()
   with timing.CompileClock() as compiling:
-    train_state, losses = train_model(run, train_state, label_state,
-                                      last_epochs(config) if last else config.epochs,
-                                      run.streams.shuffle(iteration), f'iteration {iteration}')
-  images = len(losses) * int(np.sum(label_state.train_mask))
+    train_state, losses = train_model(
+        run, train_state, label_state, iteration_epochs(config, run.options, iteration, last, n_train),
+        run.streams.shuffle(iteration), f'iteration {iteration}')
+  images = len(losses) * run.options.images_per_epoch(n_train)
   return train_state, Training(losses, images, time.perf_counter() - start, compiling.seconds)
 
 
@@ -466,7 +485,7 @@ def train_final_models(run: Run, label_state: select.LabelState,
         run, new_model(run, run.streams.final_init(member)), label_state,
         last_epochs(run.config), run.streams.final_shuffle(member), f'final model {member + 1}')
     members.append(train.evaluation_params(member_state))
-    images += len(losses) * int(np.sum(label_state.train_mask))
+    images += len(losses) * run.options.images_per_epoch(int(np.sum(label_state.train_mask)))
   ensemble_params = models.stack_params(members)
   each = [last.figures['test_accuracy'], *(
       predictor_figures(run, run.model.apply, params)['test_accuracy']

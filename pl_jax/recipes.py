@@ -18,7 +18,8 @@ RECIPES = {
     # scored over 8 views, a last iteration of 20 epochs and a second final
     # model from a fresh start.
     'strong': dict(batch_size=64, learning_rate=1e-3, batch_splits=1, min_steps=1500,
-                   final_epochs=20, final_models=2, score_views=8, deskew='never'),
+                   final_epochs=20, final_models=2, score_views=8, deskew='never',
+                   full_budget=False),
     # For a few labels per class (50, 20, 10; issue 23): the fast recipe, its
     # first pseudo-labels taken by label spreading over a nearest-neighbour
     # graph of the deskewed images before any model is trained (propagate.py).
@@ -40,7 +41,7 @@ RECIPES = {
                        iterations=10, frozen=('fc1',), warm_start=False, ema_decay=0.0,
                        max_shift=0, max_degrees=0.0, max_scale=0.0,
                        selection='threshold', curriculum_step=0.0, revise=False,
-                       score_views=0),
+                       score_views=0, full_budget=False),
 }
 
 # What run.py and pl_jax.self_train use when no recipe is named.

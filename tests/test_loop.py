@@ -10,7 +10,7 @@ import pytest
 
 from pl_jax import config as config_lib
 from pl_jax import (augment, data_types, loop, metrics, models, predict, recipes, score, select,
-                    timing)
+                    timing, train)
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
@@ -122,6 +122,31 @@ def test_every_label_known_trains_once(small_mnist):
   assert record['stop_reason'] == loop.STOP_POOL_EMPTY
   [row] = record['iterations']
   assert row['pool_size'] == 0 and row['pool_accuracy'] is None
+
+
+@pytest.mark.parametrize('iteration,last,full_budget,expected', [
+    (3, False, True, 1),       # A middle iteration: config.epochs.
+    (12, True, True, 6),       # The last by its number: final_epochs.
+    (1, True, False, 6),       # Early, without the full budget: final_epochs.
+    # Early: also the 11 skipped iterations, each 1 epoch raised to 500 steps:
+    # 50,000 examples in batches of 128 is 391 steps an epoch, so 2 epochs each.
+    (1, True, True, 6 + 11 * 2),
+    (10, True, True, 6 + 2 * 2),
+])
+def test_iteration_epochs(iteration, last, full_budget, expected):
+  config = recipes.make_config('fast', full_budget=full_budget)
+  assert (config.iterations, config.epochs, config.final_epochs, config.min_steps) == (12, 1, 6, 500)
+  options = train.TrainOptions(config.batch_size)
+  assert loop.iteration_epochs(config, options, iteration, last, 50_000) == expected
+
+
+def test_a_run_whose_every_label_is_known_trains_its_whole_budget(small_mnist):
+  config = recipes.make_config('fast', n_labeled=len(small_mnist.train_labels), iterations=4,
+                               final_epochs=2, min_steps=0, score_views=0)
+  record = loop.self_train(small_mnist, config, progress=False, log=lambda _: None).record
+  [row] = record['iterations']
+  assert row['epochs'] == 2 + 3 * 1  # Its own 2, and the 3 skipped iterations' one each.
+  assert row['images_trained'] == 5 * len(small_mnist.train_labels)
 
 
 def test_the_validation_split_is_held_out_and_measured(small_mnist):

@@ -38,6 +38,75 @@ def test_epoch_order_puts_the_shuffled_training_set_first(n, n_train):
   assert not np.array_equal(orders[0][:n_train], orders[1][:n_train])
 
 
+def test_batch_rows_without_human_share_is_the_next_slice_of_the_order():
+  order = jnp.arange(10, dtype=jnp.int32)[::-1]
+  batch, weights = train.batch_rows(order, 1, 7, train.TrainOptions(4))
+  chex.assert_shape([batch, weights], (4,))
+  np.testing.assert_array_equal(batch, [5, 4, 3, 2])
+  np.testing.assert_array_equal(weights, [1, 1, 1, 0])  # Past the 7 training examples.
+
+
+def test_batch_rows_end_with_the_human_labels_in_turn():
+  n, human = 20, np.array([3, 11, 17])
+  train_mask = jnp.zeros(n, bool).at[jnp.arange(10)].set(True).at[human].set(True)
+  human_mask = jnp.zeros(n, bool).at[human].set(True)
+  options = train.TrainOptions(batch_size=8, human_per_batch=3)
+  assert options.drawn_per_step == 5
+  order = train.epoch_order(jax.random.PRNGKey(0), train_mask, options.drawn_per_step)
+  human_order = train.epoch_order(jax.random.PRNGKey(1), human_mask, 3)
+  n_train = int(train_mask.sum())  # 12: 3 steps of 5, the last partial.
+  assert options.steps_per_epoch(n_train) == 3
+  assert options.images_per_epoch(n_train) == 12 + 3 * 3
+  rows = [train.batch_rows(order, step, n_train, options, human_order, 3) for step in range(3)]
+  for batch, weights in rows:
+    chex.assert_shape([batch, weights], (8,))
+    assert set(np.asarray(batch[5:]).tolist()) == set(human.tolist())  # Each once a step.
+    np.testing.assert_array_equal(weights[5:], 1)
+  drawn = np.concatenate([np.asarray(b[:5])[np.asarray(w[:5]) > 0] for b, w in rows])
+  assert sorted(drawn.tolist()) == np.flatnonzero(train_mask).tolist()  # The epoch, once.
+  # Round again in the human order's sequence: step 1 takes turns 3, 4, 5.
+  np.testing.assert_array_equal(rows[1][0][5:], np.asarray(human_order)[[0, 1, 2]])
+  # No human labels: the share is padding.
+  _, weights = train.batch_rows(order, 0, n_train, options, human_order, 0)
+  np.testing.assert_array_equal(weights[5:], 0)
+
+
+def test_fit_needs_the_human_mask_for_a_human_share(small_mnist):
+  images = jnp.asarray(small_mnist.train_images[:64])
+  labels = jnp.asarray(small_mnist.train_labels[:64])
+  with pytest.raises(ValueError, match='needs the human labels'):
+    train.fit(_state(), jax.random.PRNGKey(0), images, labels, jnp.ones(64, bool), epochs=1,
+              options=train.TrainOptions(32, human_per_batch=8), progress=False)
+
+
+def test_mixup_blends_pairs_of_the_batch_and_drops_padding_partners():
+  images = jnp.stack([jnp.full((2, 2, 1), value, jnp.uint8) for value in (0, 100, 200, 250)])
+  labels, weights = jnp.arange(4, dtype=jnp.int32), jnp.array([1.0, 1.0, 1.0, 0.0])
+  blends, partner_labels, share, mixed_weights = train.mixup(jax.random.PRNGKey(3), images,
+                                                             labels, weights, 1.0)
+  chex.assert_shape([blends, images], (4, 2, 2, 1))
+  chex.assert_type([blends, partner_labels], [jnp.uint8, jnp.int32])
+  assert 0 < float(share) < 1
+  partner = np.asarray(partner_labels)  # Labels are row numbers here: who each row took.
+  assert sorted(partner.tolist()) == [0, 1, 2, 3]  # A permutation of the batch.
+  values = np.array([0, 100, 200, 250])
+  np.testing.assert_allclose(blends[:, 0, 0, 0],
+                             np.round(share * values + (1 - share) * values[partner]), atol=1)
+  np.testing.assert_array_equal(mixed_weights, np.asarray(weights) * np.asarray(weights)[partner])
+
+
+def test_train_step_with_mixup_blends_the_two_labels_losses():
+  images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1)), jnp.uint8)
+  labels, partner_labels = jnp.arange(8, dtype=jnp.int32), jnp.arange(8, dtype=jnp.int32)[::-1]
+  weights = jnp.ones(8)
+  step = lambda *args, **kwargs: float(train.train_step(_state(), images, *args, **kwargs)[1])
+  own, partners = step(labels, weights), step(partner_labels, weights)
+  for splits in (1, 4):
+    np.testing.assert_allclose(
+        step(labels, weights, splits=splits, mixed=(partner_labels, jnp.float32(0.3))),
+        0.3 * own + 0.7 * partners, rtol=1e-5)
+
+
 def test_weighted_cross_entropy_ignores_padding():
   logits = jnp.array([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
   labels = jnp.array([0, 0, 1])
