@@ -119,17 +119,6 @@ class Config:
   full_budget: bool = setting(True, 'When the run ends early (no candidates left, as when '
                               'every training example is labeled), its last iteration also '
                               'trains the epochs of the iterations it skips.', 'training')
-  # Why: from iteration 2 on, 100 human labels are a fiftieth of a pool's
-  # worth of pseudo-labels, and a batch holds one of them every other step.
-  human_per_batch: int = setting(0, 'Of each training batch, this many examples drawn in turn '
-                                 'from the human labels, the rest from the whole training '
-                                 'set (pseudo-labels and human labels alike).', 'training',
-                                 AT_LEAST_0)
-  # Why: a model that must predict blends cannot memorize each image's label,
-  # so its own confident mistakes persuade it less (train.mixup).
-  mixup_alpha: float = setting(0.0, 'Blend each training image with another of its batch in '
-                               'shares drawn from Beta(alpha, alpha), the loss blended alike '
-                               '(mixup); 0: no blending.', 'training', AT_LEAST_0)
   final_models: int = setting(1, 'Models the run ends with: the last iteration\'s and this '
                               'many minus one more, trained from fresh starts on the final '
                               'labels; they predict by their mean softmax.',
@@ -192,9 +181,6 @@ def check(config: Config) -> None:
   if config.batch_size % config.batch_splits:
     raise ConfigError(f'batch_size ({config.batch_size}) must split into batch_splits='
                       f'{config.batch_splits} equal parts')
-  if config.human_per_batch >= config.batch_size:
-    raise ConfigError(f'human_per_batch ({config.human_per_batch}) must be smaller than '
-                      f'batch_size ({config.batch_size})')
 
 
 def make(**settings) -> Config:

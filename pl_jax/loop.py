@@ -200,8 +200,7 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
       optimizer=train.make_optimizer(config.learning_rate, config.frozen),
       streams=streams.Streams(config.seed),
       options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
-                                 config.batch_splits, sharding.batch_sharding(mesh),
-                                 config.human_per_batch, config.mixup_alpha),
+                                 config.batch_splits, sharding.batch_sharding(mesh)),
       replicated=replicated,
       images=jax.device_put(inputs(dataset.train_images), replicated),
       test_images=(jax.device_put(inputs(dataset.test_images), replicated)
@@ -351,8 +350,7 @@ def last_epochs(config: Config) -> int:
   return max(config.epochs, config.final_epochs)
 
 
-def iteration_epochs(config: Config, options: train.TrainOptions, iteration: int, last: bool,
-                     n_train: int) -> int:
+def iteration_epochs(config: Config, iteration: int, last: bool, n_train: int) -> int:
   """Epochs iteration `iteration` trains over its n_train examples (at least
   config.min_steps steps, train.fit): config.epochs, the last iteration
   last_epochs. With config.full_budget, a last iteration that ends the run
@@ -364,7 +362,7 @@ def iteration_epochs(config: Config, options: train.TrainOptions, iteration: int
     return config.epochs
   skipped = config.iterations - iteration if config.full_budget else 0
   return last_epochs(config) + skipped * train.num_epochs(
-      n_train, options.drawn_per_step, config.epochs, config.min_steps)
+      n_train, config.batch_size, config.epochs, config.min_steps)
 
 
 def train_model(run: Run, train_state: train.TrainState, label_state: select.LabelState,
@@ -374,8 +372,7 @@ def train_model(run: Run, train_state: train.TrainState, label_state: select.Lab
   train_state, losses = train.fit(
       train_state, key, run.images, label_state.labels, label_state.train_mask,
       epochs=epochs, options=run.options, min_steps=run.config.min_steps,
-      human_mask=label_state.source == select.HUMAN, progress=run.progress,
-      description=description)
+      progress=run.progress, description=description)
   jax.block_until_ready(train_state.params)
   return train_state, losses
 
@@ -393,9 +390,9 @@ def train_iteration(run: Run, train_state: train.TrainState | None,
   start = time.perf_counter()
   with timing.CompileClock() as compiling:
     train_state, losses = train_model(
-        run, train_state, label_state, iteration_epochs(config, run.options, iteration, last, n_train),
+        run, train_state, label_state, iteration_epochs(config, iteration, last, n_train),
         run.streams.shuffle(iteration), f'iteration {iteration}')
-  images = len(losses) * run.options.images_per_epoch(n_train)
+  images = len(losses) * n_train
   return train_state, Training(losses, images, time.perf_counter() - start, compiling.seconds)
 
 
@@ -485,7 +482,7 @@ def train_final_models(run: Run, label_state: select.LabelState,
         run, new_model(run, run.streams.final_init(member)), label_state,
         last_epochs(run.config), run.streams.final_shuffle(member), f'final model {member + 1}')
     members.append(train.evaluation_params(member_state))
-    images += len(losses) * run.options.images_per_epoch(int(np.sum(label_state.train_mask)))
+    images += len(losses) * int(np.sum(label_state.train_mask))
   ensemble_params = models.stack_params(members)
   each = [last.figures['test_accuracy'], *(
       predictor_figures(run, run.model.apply, params)['test_accuracy']

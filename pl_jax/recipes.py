@@ -10,7 +10,8 @@ RECIPES = {
     # share grows each iteration, revisable pseudo-labels, one model trained on
     # across 12 iterations, a weight EMA; batches of 128 in 8 parts (1.8x the
     # training rate of 64 in one on 2 cores), a step floor of 500, the pool
-    # scored over 2 augmented views, a last iteration of 6 epochs. Chosen on
+    # scored over 2 augmented views, a last iteration of 6 epochs (and the
+    # epochs of the iterations it skips, when every label is known). Chosen on
     # the validation split, tuning seeds 101-102 (BENCHMARKS.md: tuning).
     'fast': {},
     # The default of 2026-11-29 to 2026-12-03, 5x the wall time of `fast`:

@@ -5,9 +5,6 @@
                                                                template a checkpoint fills)
   shuffle         split(PRNGKey(seed))[1] + iteration + epoch  an epoch's order (train.py)
     augment         shuffle's epoch key + AUGMENT + step       a step's augmentation
-      mixup         augment's step key + MIXUP                 a step's mixup (train.py)
-    humans          shuffle's epoch key + HUMANS               the order of the human labels
-                                                               added to each batch (train.py)
   final_init      split(PRNGKey(seed) + FINAL_MODELS)[0] + m   final model m's init
   final_shuffle   split(PRNGKey(seed) + FINAL_MODELS)[1] + m   final model m's epochs
   views           PRNGKey(seed) + VIEWS + iteration            the pool's views (score.py
@@ -23,8 +20,6 @@ import dataclasses
 import jax
 
 AUGMENT = 0xA06
-HUMANS = 0x4A5
-MIXUP = 0x313
 FINAL_MODELS = 0xE45
 VIEWS = 0x51E
 

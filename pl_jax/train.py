@@ -11,7 +11,6 @@ import functools
 import math
 from typing import Any
 
-import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -92,29 +91,12 @@ class TrainOptions:
   argument. batch_size: examples per step; augmentation: drawn per step;
   lr_schedule: the learning rate over a run's steps (lr_scale); splits: the
   batch's parts, each its own pass (train_step); sharding: how to split the
-  batch over devices (sharding.batch_sharding), or None for one device;
-  human_per_batch: of each batch, the examples drawn from the human labels
-  (fit's human_mask) rather than from the whole training set; mixup_alpha:
-  blend each batch's images (mixup) when > 0."""
+  batch over devices (sharding.batch_sharding), or None for one device."""
   batch_size: int
   augmentation: augment.Augmentation = augment.Augmentation()
   lr_schedule: str = 'constant'
   splits: int = 1
   sharding: NamedSharding | None = None
-  human_per_batch: int = 0
-  mixup_alpha: float = 0.0
-
-  @property
-  def drawn_per_step(self) -> int:
-    """The examples each step takes from the epoch's pass over the training set."""
-    return self.batch_size - self.human_per_batch
-
-  def steps_per_epoch(self, n_train: int) -> int:
-    return math.ceil(n_train / self.drawn_per_step)
-
-  def images_per_epoch(self, n_train: int) -> int:
-    """Images trained on in an epoch over n_train examples, padding aside."""
-    return n_train + self.human_per_batch * self.steps_per_epoch(n_train)
 
 
 def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
@@ -128,14 +110,9 @@ def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
 
 
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights: jax.Array,
-               lr_scale: jax.Array | float = 1.0, splits: int = 1,
-               mixed: tuple[jax.Array, jax.Array] | None = None) -> tuple[TrainState, jax.Array]:
+               lr_scale: jax.Array | float = 1.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B];
   weights: float32[B] (0: padding).
-
-  mixed: (partner_labels int32[B], share float32[]) when the images are mixup's
-  blends (see mixup): each row's loss is share times its own label's plus
-  1 - share times its partner's.
 
   lr_scale: float32[], multiplies the learning rate (Adam's update is linear in
   it); a traced value, so a schedule never recompiles the step. splits: the
@@ -152,14 +129,6 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
     raise ValueError(f'a batch of {images.shape[0]} does not split into {splits} equal parts')
   apply = lambda params, x: state.apply_fn({'params': params}, x)
 
-  def rows_loss(logits, rows):
-    loss = weighted_cross_entropy(logits, labels[rows], weights[rows])
-    if mixed is None:
-      return loss
-    partner_labels, share = mixed
-    return share * loss + (1 - share) * weighted_cross_entropy(logits, partner_labels[rows],
-                                                               weights[rows])
-
   def split_loss(params):
     """The batch's mean loss as the weighted sum of its parts' means."""
     size = images.shape[0] // splits
@@ -168,13 +137,14 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
     for part in range(splits):
       rows = slice(part * size, (part + 1) * size)
       part_weight = jnp.maximum(jnp.sum(weights[rows]), 1.0)
-      loss += rows_loss(apply(params, images[rows]), rows) * (part_weight / total_weight)
+      loss += weighted_cross_entropy(apply(params, images[rows]), labels[rows],
+                                     weights[rows]) * (part_weight / total_weight)
     return loss
 
   def loss_fn(params):
     if splits > 1:
       return split_loss(params)
-    return rows_loss(apply(params, images), slice(None))
+    return weighted_cross_entropy(apply(params, images), labels, weights)
   loss, grads = jax.value_and_grad(loss_fn)(state.params)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
   updates = jax.tree.map(lambda update: lr_scale * update, updates)
@@ -183,26 +153,6 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
                 ema_update(state.ema_params, params, state.ema_decay, state.step + 1))
   return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                        ema_params=ema_params), loss
-
-
-def mixup(key: jax.Array, images: jax.Array, labels: jax.Array, weights: jax.Array,
-          alpha: float) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-  """Mixup (Zhang et al. 2018): every image of the batch blended with a partner
-  from the same batch, in shares drawn from Beta(alpha, alpha).
-
-  images: uint8[B, H, W, C]; labels: int32[B]; weights: float32[B] (0: padding).
-  Returns the blends (uint8, rounded), the partners' labels (int32[B]), the
-  image's own share (float32[]) and the weights (float32[B]; 0 where either
-  image is padding). Why: a model that must predict blends cannot memorize
-  each training image's label, so a wrong pseudo-label persuades it less
-  (Arazo et al. 2020: confirmation bias in pseudo-labeling).
-  """
-  share_key, partner_key = jax.random.split(key)
-  share = jax.random.beta(share_key, alpha, alpha)
-  partner = jax.random.permutation(partner_key, images.shape[0])
-  blend = share * images.astype(jnp.float32) + (1 - share) * images[partner].astype(jnp.float32)
-  return (jnp.round(blend).astype(images.dtype), labels[partner], share,
-          weights * weights[partner])
 
 
 def lr_scale(schedule: str, step: jax.Array | int, total_steps: jax.Array | int) -> jax.Array:
@@ -257,60 +207,30 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
   return jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
 
 
-def batch_rows(order: jax.Array, step: jax.Array | int, n_train: jax.Array | int,
-               options: TrainOptions, human_order: jax.Array | None = None,
-               n_human: jax.Array | int = 0) -> tuple[jax.Array, jax.Array]:
-  """Which training examples step `step` of an epoch takes, and their weights.
-
-  order: int32[N + drawn] from epoch_order (drawn = options.drawn_per_step),
-  whose next `drawn` entries the step takes; positions past n_train are
-  padding, weighted 0. With options.human_per_batch = H > 0, the batch's last H
-  rows come from human_order (int32[N + H], epoch_order over the n_human
-  human labels), taken in turn and round again; weighted 0 if there are none.
-  Returns int32[B] and float32[B], B = options.batch_size.
-  """
-  drawn = options.drawn_per_step
-  batch = jax.lax.dynamic_slice(order, (step * drawn,), (drawn,))
-  weights = (step * drawn + jnp.arange(drawn) < n_train).astype(jnp.float32)
-  if options.human_per_batch:
-    turns = step * options.human_per_batch + jnp.arange(options.human_per_batch)
-    batch = jnp.concatenate([batch, human_order[turns % jnp.maximum(n_human, 1)]])
-    weights = jnp.concatenate([weights, jnp.full(options.human_per_batch, n_human > 0,
-                                                 jnp.float32)])
-  return batch, weights
-
-
 @functools.partial(jax.jit, static_argnames='options', donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array,
-                  lr_scale: jax.Array | float, options: TrainOptions,
-                  human_order: jax.Array | None = None,
-                  n_human: jax.Array | int = 0) -> tuple[TrainState, jax.Array]:
+                  lr_scale: jax.Array | float, options: TrainOptions) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
-  order, n_train, human_order, n_human: which examples the batch takes (see
-  batch_rows); key: the epoch's augmentation key (the step's is folded in);
-  images: uint8[N, H, W, C], the whole training array; labels: int32[N], the
-  labels in use; lr_scale: the step's learning-rate multiplier (see lr_scale).
+  order: int32[N + batch_size] from epoch_order; key: the epoch's augmentation
+  key (the step's is folded in); images: uint8[N, H, W, C], the whole training
+  array; labels: int32[N], the labels in use; n_train: the number of training
+  examples (batch positions past it are padding, weighted 0); lr_scale: the
+  step's learning-rate multiplier (see lr_scale).
   """
-  sharding = options.sharding
+  batch_size, sharding = options.batch_size, options.sharding
   step_key = jax.random.fold_in(key, step)
-  batch, weights = batch_rows(order, step, n_train, options, human_order, n_human)
-  chex.assert_shape([batch, weights], (options.batch_size,))
+  batch = jax.lax.dynamic_slice(order, (step * batch_size,), (batch_size,))
+  weights = (step * batch_size + jnp.arange(batch_size) < n_train).astype(jnp.float32)
   batch_images, batch_labels = images[batch], labels[batch]
   if sharding is not None:  # Data parallel: each device takes a slice of the batch.
     batch_images, batch_labels, weights = jax.lax.with_sharding_constraint(
         (batch_images, batch_labels, weights), sharding)
   if not options.augmentation.is_identity:
     batch_images = options.augmentation(step_key, batch_images)
-  mixed = None
-  if options.mixup_alpha:
-    batch_images, partner_labels, share, weights = mixup(
-        jax.random.fold_in(step_key, streams.MIXUP), batch_images, batch_labels, weights,
-        options.mixup_alpha)
-    mixed = (partner_labels, share)
   state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale,
-                           options.splits, mixed)
+                           options.splits)
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
@@ -319,36 +239,28 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
 @functools.partial(jax.jit, static_argnames='options', donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, first_step: jax.Array | int,
-                total_steps: jax.Array | int, options: TrainOptions,
-                human_mask: jax.Array | None = None) -> tuple[TrainState, jax.Array]:
+                total_steps: jax.Array | int,
+                options: TrainOptions) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
 
   key: the epoch's (streams.py). The steps run in a lax.fori_loop whose length,
-  ceil(sum(train_mask) / options.drawn_per_step), is a traced value: one
-  compilation serves every mask. first_step and total_steps place the epoch in
-  its training run, for the learning-rate schedule (lr_scale). human_mask:
-  bool[N], the human labels each step adds options.human_per_batch of (needed
-  then, ignored otherwise).
+  ceil(sum(train_mask) / batch_size), is a traced value: one compilation
+  serves every mask. first_step and total_steps place the epoch in its
+  training run, for the learning-rate schedule (lr_scale).
 
   Returns the new state and the mean batch loss, float32[].
   """
   augment_key = jax.random.fold_in(key, streams.AUGMENT)
-  drawn = options.drawn_per_step
-  order = epoch_order(key, train_mask, drawn)
+  order = epoch_order(key, train_mask, options.batch_size)
   n_train = jnp.sum(train_mask, dtype=jnp.int32)
-  n_steps = (n_train + drawn - 1) // drawn
-  humans = {}
-  if options.human_per_batch:
-    humans = dict(human_order=epoch_order(jax.random.fold_in(key, streams.HUMANS), human_mask,
-                                          options.human_per_batch),
-                  n_human=jnp.sum(human_mask, dtype=jnp.int32))
+  n_steps = (n_train + options.batch_size - 1) // options.batch_size
 
   def step_fn(step, carry):
     state, loss_sum = carry
     state, loss = train_step_at(
         state, order, step, augment_key, images, labels, n_train,
-        lr_scale(options.lr_schedule, first_step + step, total_steps), options, **humans)
+        lr_scale(options.lr_schedule, first_step + step, total_steps), options)
     return state, loss_sum + loss
   state, loss_sum = jax.lax.fori_loop(0, n_steps, step_fn, (state, jnp.float32(0)))
   return state, loss_sum / jnp.maximum(n_steps, 1)
@@ -366,26 +278,22 @@ def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> in
 
 def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
         train_mask: jax.Array, *, epochs: int, options: TrainOptions, min_steps: int = 0,
-        human_mask: jax.Array | None = None, progress: bool = True,
-        description: str = 'train') -> tuple[TrainState, list[float]]:
+        progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
   """Trains for num_epochs(...) epochs on the examples train_mask (bool[N])
   marks; returns the state and each epoch's mean loss.
 
   key: the training run's (streams.py; each epoch folds in its number).
-  human_mask: bool[N], the human labels (options.human_per_batch > 0 needs it).
   """
-  if options.human_per_batch and human_mask is None:
-    raise ValueError('human_per_batch > 0 needs the human labels\' mask')
   n_train = int(jnp.sum(train_mask))
-  total = num_epochs(n_train, options.drawn_per_step, epochs, min_steps)
-  steps_per_epoch = options.steps_per_epoch(n_train)
+  total = num_epochs(n_train, options.batch_size, epochs, min_steps)
+  steps_per_epoch = math.ceil(n_train / options.batch_size)
   losses = []
   with tqdm.trange(total, desc=description, unit='epoch', disable=not progress,
                    leave=False, dynamic_ncols=True) as bar:
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
                                 train_mask, epoch * steps_per_epoch, total * steps_per_epoch,
-                                options, human_mask if options.human_per_batch else None)
+                                options)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -16,7 +16,6 @@ from pl_jax import recipes
     (dict(iterations=2.5), 'iterations must be a int, got 2.5'),
     (dict(revise=1), 'revise must be a bool, got 1'),
     (dict(batch_splits=3), 'batch_size (128) must split into batch_splits=3 equal parts'),
-    (dict(human_per_batch=128), 'human_per_batch (128) must be smaller than batch_size (128)'),
 ])
 def test_a_bad_value_is_one_line_naming_the_setting(settings, message):
   recipe = settings.pop('recipe', recipes.DEFAULT)

@@ -10,7 +10,7 @@ import pytest
 
 from pl_jax import config as config_lib
 from pl_jax import (augment, data_types, loop, metrics, models, predict, recipes, score, select,
-                    timing, train)
+                    timing)
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
@@ -136,8 +136,7 @@ def test_every_label_known_trains_once(small_mnist):
 def test_iteration_epochs(iteration, last, full_budget, expected):
   config = recipes.make_config('fast', full_budget=full_budget)
   assert (config.iterations, config.epochs, config.final_epochs, config.min_steps) == (12, 1, 6, 500)
-  options = train.TrainOptions(config.batch_size)
-  assert loop.iteration_epochs(config, options, iteration, last, 50_000) == expected
+  assert loop.iteration_epochs(config, iteration, last, 50_000) == expected
 
 
 def test_a_run_whose_every_label_is_known_trains_its_whole_budget(small_mnist):
