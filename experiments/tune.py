@@ -138,7 +138,7 @@ VARIANTS = {
     # 152a442 (BENCHMARKS.md).
     # Deskewed, with a last iteration of 10 epochs instead of 6 (about 20 s more
     # on 2 cores from 100 labels): with every label known, training 28 epochs
-    # instead of 6 gave +0.26 points (n50000_fast_deskew_full_budget).
+    # instead of 6 gave +0.28 and +0.21 points (n50000_fast_deskew_full_budget).
     'fast_deskew_final10': (*FAST12, '--deskew=digits', '--final_epochs=10'),
     'n1000_fast_deskew_final10': ('--n_labeled=1000', *FAST12, '--deskew=digits',
                                   '--final_epochs=10'),
