@@ -356,8 +356,8 @@ def iteration_epochs(config: Config, iteration: int, last: bool, n_train: int) -
   last_epochs. With config.full_budget, a last iteration that ends the run
   early (no candidates left, as when every training example is labeled) also
   trains the epochs of the iterations it skips. Why: otherwise a run's
-  training shrinks as its labeled set grows; with 60,000 labels, to under a third of
-  a 100-label run's."""
+  training shrinks as its labeled set grows; with 60,000 labels, to under a
+  third of a 100-label run's."""
   if not last:
     return config.epochs
   skipped = config.iterations - iteration if config.full_budget else 0
