@@ -147,6 +147,12 @@ class Config:
                             'from label spreading over a nearest-neighbour graph of the '
                             'deskewed training images: the best-ranked share of each class '
                             'that iteration 1 would select.', 'selection')
+  # Why: a model's confident mistakes are systematic (from 100 labels, 7s with a
+  # crossbar taken for 2s); label spreading errs elsewhere, so a pseudo-label
+  # the two disagree on is more often wrong (BENCHMARKS.md: tuning).
+  graph_check: bool = setting(True, 'Adopt a pseudo-label only where label spreading from the '
+                              'human labels over a nearest-neighbour graph of the deskewed '
+                              'training images gives the same class.', 'selection')
   revise: bool = setting(True, 'Re-label every non-human example each iteration '
                          '(pseudo-labels may change or return to the pool).', 'selection')
   # Scoring.

@@ -69,6 +69,14 @@ class WorkdirError(Exception):
   """The workdir holds a different run; the message is one line for the user."""
 
 
+class Graph(NamedTuple):
+  """Label spreading from the human labels (config.graph_check): every
+  training example's class, int32[N] (held-out ones: -1), and the seconds
+  it took."""
+  classes: np.ndarray
+  seconds: float
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
   """What stays fixed while a run iterates: its settings, model and random
@@ -86,6 +94,8 @@ class Run:
   # The held-out examples (config.validation), uint8[V, H, W, C] and int[V].
   validation_images: jax.Array | None
   validation_labels: np.ndarray | None
+  # With config.graph_check (and a pool), what pseudo-labels must agree with.
+  graph: Graph | None
   progress: bool
 
   @property
@@ -208,7 +218,22 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
       validation_images=(jax.device_put(inputs(dataset.train_images[held_out]), replicated)
                          if held_out.any() else None),
       validation_labels=dataset.train_labels[held_out] if held_out.any() else None,
+      graph=(spread_human_labels(dataset, initial)
+             if config.graph_check and np.asarray(initial.revisable).any() else None),
       progress=progress)
+
+
+def spread_human_labels(dataset: data_types.Dataset, initial: select.LabelState) -> Graph:
+  """Label spreading from the human labels over a nearest-neighbour graph of
+  every training image not held out (propagate.py): a second opinion that errs
+  elsewhere than the model, computed once, from what the run starts with."""
+  start = time.perf_counter()
+  source = np.asarray(initial.source)
+  nodes = source != select.VALIDATION
+  _, classes = propagate.propagate(dataset.train_images, np.asarray(initial.labels),
+                                   source == select.HUMAN, nodes, dataset.num_classes)
+  return Graph(np.where(nodes, np.asarray(classes), -1).astype(np.int32),
+               time.perf_counter() - start)
 
 
 def new_record(run: Run, initial: select.LabelState, run_config: dict | None) -> dict:
@@ -228,10 +253,21 @@ def new_record(run: Run, initial: select.LabelState, run_config: dict | None) ->
                 # Its predictor deskews images as they come (models.apply_fn).
                 'deskew': deskews(config, dataset),
                 'class_names': list(dataset.class_names or [])},
+      **({} if run.graph is None else {'graph_check': graph_entry(run)}),
       'stop_reason': None,
       'final_test_accuracy': None,
       'iterations': [],
   }
+
+
+def graph_entry(run: Run) -> dict:
+  """The record's `graph_check` entry: its seconds, and (an oracle diagnostic)
+  the share of the graph's images, human-labeled ones among them, whose true
+  class label spreading gives."""
+  nodes = run.graph.classes >= 0
+  correct = (None if run.true_labels is None else
+             round(float(np.mean(run.graph.classes[nodes] == run.true_labels[nodes])), 6))
+  return {'seconds': round(run.graph.seconds, 3), 'pool_correct': correct}
 
 
 def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None = None, *,
@@ -409,7 +445,8 @@ def score_iteration(run: Run, train_state: train.TrainState, label_state: select
                          run.streams.views(iteration))
     figures = predictor_figures(run, run.model.apply, params)
     candidates = candidates_of(label_state, config)
-    selected = choose(config, scores, candidates, run.dataset.num_classes, iteration)
+    selected = choose(config, scores, agreeing(run, candidates, scores[1]),
+                      run.dataset.num_classes, iteration)
     (confidence, predicted, margin), selected, candidates = jax.device_get(
         (scores, selected, candidates))
   images = len(confidence) * (1 + config.score_views) + held_out_images(run)
@@ -452,6 +489,10 @@ def iteration_row(run: Run, iteration: int, label_state: select.LabelState,
           **scoring.figures,
           'epochs': len(training.losses),
           'final_loss': training.losses[-1],
+          **({} if run.graph is None else {
+              # Candidates whose prediction label spreading does not share.
+              'graph_disagreements': int(np.sum(scoring.candidates & (
+                  scoring.predicted != run.graph.classes)))}),
           'images_trained': training.images,
           'images_scored': scoring.images,
           # Wall seconds of each phase, compilation apart (a split that adds up).
@@ -520,6 +561,14 @@ def candidates_of(label_state: select.LabelState, config: Config) -> jax.Array:
   """bool[N]: who an iteration may pseudo-label: the pool, or with config.revise
   every example without a human label (held-out ones never)."""
   return label_state.revisable if config.revise else label_state.in_pool
+
+
+def agreeing(run: Run, candidates: jax.Array, predicted: jax.Array) -> jax.Array:
+  """bool[N]: the candidates a model may pseudo-label: with config.graph_check,
+  those whose prediction (int32[N]) label spreading agrees with."""
+  if run.graph is None:
+    return candidates
+  return candidates & (predicted == run.graph.classes)
 
 
 def choose(config: Config, scores, candidates: jax.Array, num_classes: int,

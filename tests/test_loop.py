@@ -223,6 +223,31 @@ def test_a_propagated_start_gives_the_first_model_its_first_pseudo_labels(small_
   assert n_kept > 20 and follow_up['iterations'][0]['n_pseudo'] == n_kept
 
 
+def test_a_graph_check_adopts_only_what_label_spreading_agrees_with(small_mnist):
+  config = recipes.make_config('fast', n_labeled=40, iterations=1, min_steps=30,
+                               final_epochs=1, threshold=0.5, curriculum_step=0.0,
+                               validation=500, score_views=0, graph_check=True)
+  result = loop.self_train(small_mnist, config, progress=False, log=lambda _: None)
+  initial = loop.initial_label_state(small_mnist, config)
+  graph = loop.spread_human_labels(small_mnist, initial)
+  chex.assert_shape(graph.classes, (2000,))
+  np.testing.assert_array_equal(graph.classes[-500:], -1)  # Held out: not in the graph.
+  entry, row = result.record['graph_check'], result.record['iterations'][0]
+  assert 0.7 < entry['pool_correct'] < 1 and entry['seconds'] > 0
+  labels, source = np.asarray(result.labels.labels), np.asarray(result.labels.source)
+  pseudo = source == select.PSEUDO
+  assert pseudo.sum() > 500
+  np.testing.assert_array_equal(labels[pseudo], graph.classes[pseudo])
+  # The same model without the check adopts the predictions it refused.
+  unchecked = loop.self_train(small_mnist, dataclasses.replace(config, graph_check=False),
+                              progress=False, log=lambda _: None)
+  assert 'graph_check' not in unchecked.record
+  unchecked_pseudo = np.asarray(unchecked.labels.source) == select.PSEUDO
+  refused = unchecked_pseudo & (np.asarray(unchecked.labels.labels) != graph.classes)
+  assert row['graph_disagreements'] >= refused.sum() > 0
+  np.testing.assert_array_equal(pseudo, unchecked_pseudo & ~refused)
+
+
 @pytest.mark.parametrize('row,iteration,expected', [
     ({'pool_size': 0, 'n_selected': 0}, 1, loop.STOP_POOL_EMPTY),
     ({'pool_size': 5, 'n_selected': 0}, 1, loop.STOP_NO_NEW_LABELS),
