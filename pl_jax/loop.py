@@ -70,10 +70,11 @@ class WorkdirError(Exception):
 
 
 class Graph(NamedTuple):
-  """Label spreading from the human labels (config.graph_check): every
-  training example's class, int32[N] (held-out ones: -1), and the seconds
-  it took."""
+  """Label spreading from the human labels (spread_human_labels), for every
+  training example: its class, int32[N] (held-out ones: -1), and a score to
+  rank by within a class, float32[N] in [0, 1]; the seconds it took."""
   classes: np.ndarray
+  score: np.ndarray
   seconds: float
 
 
@@ -230,9 +231,10 @@ def spread_human_labels(dataset: data_types.Dataset, initial: select.LabelState)
   start = time.perf_counter()
   source = np.asarray(initial.source)
   nodes = source != select.VALIDATION
-  _, classes = propagate.propagate(dataset.train_images, np.asarray(initial.labels),
-                                   source == select.HUMAN, nodes, dataset.num_classes)
-  return Graph(np.where(nodes, np.asarray(classes), -1).astype(np.int32),
+  score, classes = jax.device_get(propagate.propagate(
+      dataset.train_images, np.asarray(initial.labels), source == select.HUMAN, nodes,
+      dataset.num_classes))
+  return Graph(np.where(nodes, classes, -1).astype(np.int32), score,
                time.perf_counter() - start)
 
 
@@ -336,9 +338,8 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
 
 
 def propagated_start(run: Run, label_state: select.LabelState) -> tuple[select.LabelState, dict]:
-  """The first pseudo-labels by label spreading from the human labels over a
-  nearest-neighbour graph of the candidates and the human-labeled images
-  (propagate.py; held-out images are not in it). Each class takes the share
+  """The first pseudo-labels by label spreading from the human labels
+  (spread_human_labels; with config.graph_check, the run's). Each class takes the share
   iteration 1 would select (the curriculum's), best-ranked first; they are
   stamped iteration 0, and with config.revise the first model may revise them.
 
@@ -347,21 +348,18 @@ def propagated_start(run: Run, label_state: select.LabelState) -> tuple[select.L
   """
   config, num_classes = run.config, run.dataset.num_classes
   start = time.perf_counter()
+  graph = run.graph if run.graph is not None else spread_human_labels(run.dataset, label_state)
   candidates = np.asarray(candidates_of(label_state, config))
-  known = np.asarray(label_state.source) == select.HUMAN
-  rank_score, predicted = propagate.propagate(
-      run.dataset.train_images, np.asarray(label_state.labels), known, known | candidates,
-      num_classes)
   per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, 1,
                                           config.curriculum_step)
   # No threshold: spreading scores are not a model's probabilities; only their
   # rank within a class decides.
-  selected = select.select_balanced(rank_score, predicted, jnp.asarray(candidates), -1.0,
+  selected = select.select_balanced(graph.score, graph.classes, jnp.asarray(candidates), -1.0,
                                     per_class)
-  label_state = adopt(config, label_state, selected, predicted, rank_score, 0)
-  predicted, selected = jax.device_get((predicted, selected))
+  label_state = adopt(config, label_state, selected, graph.classes, graph.score, 0)
   return label_state, {
-      **metrics.selection_per_class(predicted, selected, run.true_labels, num_classes),
+      **metrics.selection_per_class(graph.classes, jax.device_get(selected), run.true_labels,
+                                    num_classes),
       'seconds': round(time.perf_counter() - start, 3)}
 
 

@@ -146,6 +146,7 @@ def test_a_run_whose_every_label_is_known_trains_its_whole_budget(small_mnist):
   [row] = record['iterations']
   assert row['epochs'] == 2 + 3 * 1  # Its own 2, and the 3 skipped iterations' one each.
   assert row['images_trained'] == 5 * len(small_mnist.train_labels)
+  assert config.graph_check and 'graph_check' not in record  # Nothing left to check.
 
 
 def test_the_validation_split_is_held_out_and_measured(small_mnist):
