@@ -14,7 +14,8 @@ on this machine (../shared/SEED.md). Every run is an ordinary run.py run in
 runs_dir/<row>-s<seed>; rerunning skips finished runs (their times stand as
 measured). The table replaces the `time_to_accuracy` section of BENCHMARKS.md.
 When a recipe changes, its row moves to a fresh seed (--row_seeds) and the
-others keep their runs.
+others keep their runs, or, where runs_dir does not hold them (a fresh clone),
+their line as BENCHMARKS.md has it.
 """
 
 from absl import app, flags
@@ -103,11 +104,16 @@ def summary() -> str:
       '| recipe | seed | to 95 % | to 98 % | to 99 % | final test accuracy | wall '
       '| images trained | images scored |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|')
-  for name, seed in seeds.items():
-    results = sweep.load_results(f'{FLAGS.runs_dir}/{name}-s{seed}')
+  earlier = sweep.read_section(FLAGS.benchmarks, 'time_to_accuracy').splitlines()
+  for name in ROWS:
+    results = (sweep.load_results(f'{FLAGS.runs_dir}/{name}-s{seeds[name]}')
+               if name in seeds else None)
     if results and results.get('stop_reason') and 'wall_seconds' in results:
-      lines.append(table_row(name, seed, results))
-  if 'case_study' in FLAGS.rows:
+      lines.append(table_row(name, seeds[name], results))
+    elif name not in seeds:  # Not run now: its row as measured before, if any.
+      lines.extend(line for line in earlier if line.startswith(f'| {ROWS[name][1]} |'))
+  if 'case_study' in seeds or any(line.startswith(f'| {ROWS["case_study"][1]} |')
+                                  for line in lines):
     lines.append(REFERENCE)
   return '\n'.join(lines)
 

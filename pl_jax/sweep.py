@@ -220,6 +220,13 @@ def today() -> str:
   return datetime.date.today().isoformat()
 
 
+def read_section(path: str, name: str) -> str:
+  """The text between the markers of section `name` ('' if absent)."""
+  begin, end = f'<!-- {name}:begin -->', f'<!-- {name}:end -->'
+  old = open(path).read() if os.path.exists(path) else ''
+  return old[old.index(begin) + len(begin):old.index(end)] if begin in old and end in old else ''
+
+
 def replace_section(path: str, name: str, text: str) -> None:
   """Puts `text` between the markers of section `name` in a markdown file
   (appending the section if absent), atomically."""

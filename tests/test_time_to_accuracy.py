@@ -50,6 +50,27 @@ def test_a_changed_recipe_moves_to_its_own_seed(tmp_path):
   assert '| 174 | 50 s | 50 s | 50 s | 99.00 % |' in table
 
 
+def test_a_recipe_not_run_keeps_its_line_as_measured_before(tmp_path):
+  """From a fresh clone (no runs): --rows=default rewrites the default's row
+  and keeps the strong recipe's line; the case study's, absent, stays absent."""
+  os.makedirs(tmp_path / 'runs' / 'default-s185')
+  (tmp_path / 'runs' / 'default-s185' / 'results.json').write_text(json.dumps(
+      {'stop_reason': 'max_iterations', 'final_test_accuracy': 0.991, 'wall_seconds': 240.0,
+       'iterations': [{'test_accuracy': 0.991, 'wall_seconds': 200.0}]}))
+  strong = '| the recipe of 2026-11-29, 100 random labels | 74 | 126 s | 337 s | - | 98.93 % |'
+  (tmp_path / 'B.md').write_text(
+      '<!-- time_to_accuracy:begin -->\n| recipe | seed |\n'
+      f'{strong}\n| the default command (`fast`), 100 random labels | 174 | 67 s |\n'
+      '<!-- time_to_accuracy:end -->\n')
+  done = run_script('--rows=default', '--seed=185', f'--runs_dir={tmp_path}/runs',
+                    '--summarize_only', f'--benchmarks={tmp_path}/B.md')
+  assert done.returncode == 0, done.stderr
+  table = (tmp_path / 'B.md').read_text()
+  assert strong in table and '| 174 |' not in table and '| 185 | 200 s | 200 s | 200 s |' in table
+  assert table.index(strong) < table.index('| 185 |')  # The rows keep their order.
+  assert 'case study' not in table  # Nor the reference beside it.
+
+
 def test_a_tuning_seed_or_unknown_row_is_refused(tmp_path):
   for args, message in ((('--seed=101',), 'seed 101 is for tuning'),
                         (('--rows=fastest',), "unknown rows ['fastest']"),
