@@ -7,12 +7,13 @@ RECIPES = {
     # Towards 99 % from 100 labels within 5 minutes on 2 CPU cores
     # (BENCHMARKS.md: targets): the defaults. MNIST's images deskewed, all
     # layers trained, augmentation in the step, class-balanced selection whose
-    # share grows each iteration, revisable pseudo-labels, one model trained on
-    # across 12 iterations, a weight EMA; batches of 128 in 8 parts (1.8x the
-    # training rate of 64 in one on 2 cores), a step floor of 500, the pool
+    # share grows each iteration, of the predictions that label spreading from
+    # the human labels agrees with; revisable pseudo-labels, one model trained
+    # on across 12 iterations, a weight EMA; batches of 128 in 8 parts (1.8x
+    # the training rate of 64 in one on 2 cores), a step floor of 500, the pool
     # scored over 2 augmented views, a last iteration of 6 epochs (and the
     # epochs of the iterations it skips, when every label is known). Chosen on
-    # the validation split, tuning seeds 101-102 (BENCHMARKS.md: tuning).
+    # the validation split, tuning seeds 100-102 (BENCHMARKS.md: tuning).
     'fast': {},
     # The default of 2026-11-29 to 2026-12-03, 5x the wall time of `fast`:
     # batches of 64 in one part, at least 1,500 steps an iteration, the pool
