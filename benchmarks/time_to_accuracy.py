@@ -104,14 +104,13 @@ def summary() -> str:
       '| recipe | seed | to 95 % | to 98 % | to 99 % | final test accuracy | wall '
       '| images trained | images scored |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|')
-  earlier = sweep.read_section(FLAGS.benchmarks, 'time_to_accuracy').splitlines()
   for name in ROWS:
     results = (sweep.load_results(f'{FLAGS.runs_dir}/{name}-s{seeds[name]}')
                if name in seeds else None)
     if results and results.get('stop_reason') and 'wall_seconds' in results:
       lines.append(table_row(name, seeds[name], results))
     elif name not in seeds:  # Not run now: its row as measured before, if any.
-      lines.extend(line for line in earlier if line.startswith(f'| {ROWS[name][1]} |'))
+      lines.extend(sweep.earlier_rows(FLAGS.benchmarks, 'time_to_accuracy', ROWS[name][1]))
   if 'case_study' in seeds or any(line.startswith(f'| {ROWS["case_study"][1]} |')
                                   for line in lines):
     lines.append(REFERENCE)

@@ -11,8 +11,10 @@ validation accuracy and the time each run took.
 
 Every run is an ordinary run.py run in runs_dir/<variant>-s<seed>; rerunning skips
 finished runs. The table, of every variant with finished runs in runs_dir (not
-only those named now), replaces the `validation_tuning` section of BENCHMARKS.md
-(the `tuning` section keeps the earlier tuning, chosen on test accuracy).
+only those named now; a variant without any keeps its row as BENCHMARKS.md has
+it, since runs do not travel with a clone), replaces the `validation_tuning`
+section of BENCHMARKS.md (the `tuning` section keeps the earlier tuning, chosen
+on test accuracy).
 
 The variants of earlier sessions (the recipe of 2026-11-28 and its levers) were
 chosen on test accuracy; their rows stay in BENCHMARKS.md's history, and they can
@@ -184,9 +186,19 @@ def finished_by_variant() -> dict[str, dict[str, dict]]:
 
 def summary() -> str:
   finished = finished_by_variant()
+  rows = {}
+  for variant in VARIANTS:
+    if variant in finished:
+      seeds, results = list(finished[variant]), list(finished[variant].values())
+      each = ', '.join(f'{100 * r["iterations"][-1]["validation_accuracy"]:.2f} % in '
+                       f'{r["iterations"][-1]["wall_seconds"] / 60:.1f} min' for r in results)
+      rows[variant] = [f'| {variant} | `{" ".join(VARIANTS[variant])}` | {", ".join(seeds)} '
+                       f'| {sweep.outcome_cells(results, "validation_accuracy")} | {each} |']
+    elif kept := sweep.earlier_rows(FLAGS.benchmarks, 'validation_tuning', variant):
+      rows[variant] = kept  # Measured before; its runs are not in runs_dir.
   lines = sweep.table_head(
       'Tuning on the validation split (experiments/tune.py)',
-      f'python experiments/tune.py --variants={",".join(finished)} '
+      f'python experiments/tune.py --variants={",".join(rows)} '
       f'--seeds={",".join(map(str, sweep.TUNING_SEEDS))}',
       f'Each variant is `{" ".join(COMMON)}` plus its flags, on tuning seeds only (of '
       f'{", ".join(map(str, sweep.TUNING_SEEDS))}). Validation accuracy (the last 10,000 '
@@ -197,12 +209,8 @@ def summary() -> str:
       '| variant | flags | seeds | validation accuracy (last) | best iteration | '
       'train labels correct (last) | wall min | each seed |',
       '|---|---|---|---:|---:|---:|---:|---|')
-  for variant, done in finished.items():
-    seeds, results = list(done), list(done.values())
-    each = ', '.join(f'{100 * r["iterations"][-1]["validation_accuracy"]:.2f} % in '
-                     f'{r["iterations"][-1]["wall_seconds"] / 60:.1f} min' for r in results)
-    lines.append(f'| {variant} | `{" ".join(VARIANTS[variant])}` | {", ".join(seeds)} '
-                 f'| {sweep.outcome_cells(results, "validation_accuracy")} | {each} |')
+  for kept in rows.values():
+    lines.extend(kept)
   return '\n'.join(lines)
 
 

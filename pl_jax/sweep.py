@@ -220,11 +220,16 @@ def today() -> str:
   return datetime.date.today().isoformat()
 
 
-def read_section(path: str, name: str) -> str:
-  """The text between the markers of section `name` ('' if absent)."""
-  begin, end = f'<!-- {name}:begin -->', f'<!-- {name}:end -->'
-  old = open(path).read() if os.path.exists(path) else ''
-  return old[old.index(begin) + len(begin):old.index(end)] if begin in old and end in old else ''
+def earlier_rows(path: str, section: str, key: str) -> list[str]:
+  """The rows of section `section`'s table, as the markdown file has it, whose
+  first cell is `key`: a row measured before whose runs are not in this
+  checkout's runs dir (runs do not travel with a clone), kept as it was."""
+  begin, end = f'<!-- {section}:begin -->', f'<!-- {section}:end -->'
+  text = open(path).read() if os.path.exists(path) else ''
+  if begin not in text or end not in text:
+    return []
+  table = text[text.index(begin):text.index(end)]
+  return [line for line in table.splitlines() if line.startswith(f'| {key} |')]
 
 
 def replace_section(path: str, name: str, text: str) -> None:

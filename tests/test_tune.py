@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -150,6 +151,18 @@ def test_the_table_keeps_the_variants_run_before(tmp_path):
   table = (tmp_path / 'b.md').read_text()
   assert '--variants=strong,fast --seeds=100,101,102' in table
   assert '| strong | `--recipe=strong` | 100 |' in table and '| fast |' in table
+  # A fresh clone has no runs of the strong recipe: its row stays as measured,
+  # where the fast recipe's is rebuilt from its runs; a row of neither is dropped.
+  shutil.rmtree(tmp_path / 'runs' / 'strong-s100')
+  strong = '| strong | `--recipe=strong` | 100 | 98.12 % | measured before |'
+  (tmp_path / 'b.md').write_text(table.replace(
+      table[table.index('| strong |'):table.index('\n', table.index('| strong |'))], strong)
+      .replace('| fast |', '| fast | stale |\n| removed_variant |'))
+  done = _summarize(tmp_path, '--variants=fast', '--seeds=101')
+  assert done.returncode == 0, done.stderr
+  table = (tmp_path / 'b.md').read_text()
+  assert strong in table and table.index(strong) < table.index('| fast |')
+  assert '--variants=strong,fast ' in table and 'stale' not in table and 'removed' not in table
 
 
 @pytest.mark.slow
