@@ -8,7 +8,8 @@ default command's draw), 1,000 labels and all 60,000.
 
 Every run is an ordinary run.py run (the default recipe, threshold 0.99) in
 runs_dir/<row>-s<seed>; rerunning skips finished runs. The table replaces the
-`targets` section of BENCHMARKS.md. The tuning seeds (100-102) are refused. The
+`targets` section of BENCHMARKS.md; a row not named by --rows keeps its line as
+BENCHMARKS.md has it. The tuning seeds (100-102) are refused. The
 default seeds, 171-173, were chosen before their first run and never tuned on
 (seeds 0-3, 17, 23 and 71-73 were looked at with earlier recipes).
 """
@@ -42,7 +43,8 @@ def planned_runs() -> list[sweep.Run]:
 def summary() -> str:
   lines = sweep.table_head(
       'The default recipe against the targets (experiments/targets.py)',
-      f'python experiments/targets.py --seeds={",".join(FLAGS.seeds)}',
+      f'python experiments/targets.py --seeds={",".join(FLAGS.seeds)}'
+      + ('' if set(FLAGS.rows) == set(ROWS) else f' --rows={",".join(FLAGS.rows)}'),
       f'`--recipe={recipes.DEFAULT}` '
       '(the default), threshold 0.99. MNIST test accuracy after the last iteration, and the '
       'share of correct training labels then (an oracle diagnostic), mean +- std over the '
@@ -54,7 +56,10 @@ def summary() -> str:
       '| labels | target | seeds done | test accuracy (last) | best iteration | '
       'train labels correct (last) | wall min | last model alone | each seed |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---|')
-  for row in FLAGS.rows:
+  for row in ROWS:
+    if row not in FLAGS.rows:  # Not run now: its row as measured before, if any.
+      lines.extend(sweep.earlier_rows(FLAGS.benchmarks, 'targets', ROWS[row][1]))
+      continue
     done = sweep.finished_results(FLAGS.runs_dir, row, FLAGS.seeds)
     lines.append(
         f'| {ROWS[row][1]} | {100 * ROWS[row][2]:.1f} % | {len(done)}/{len(FLAGS.seeds)} '

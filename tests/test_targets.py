@@ -43,3 +43,26 @@ def test_the_table_shows_the_last_model_alone_beside_the_final_models(tmp_path):
   assert ('| 1,000 (random) | 99.3 % | 2/2 | 99.33 +- 0.03 % | 99.33 +- 0.03 % '
           '| 99.80 +- 0.00 % | 10.0 | 99.28 +- 0.04 % '
           '| 0: 99.35 % (10.0 min), 1: 99.31 % (10.0 min) |') in done.stdout
+
+
+def test_a_row_not_run_keeps_its_line_as_measured_before(tmp_path):
+  """--rows=n1000 rebuilds that row and keeps the others' lines as BENCHMARKS.md
+  has them (runs do not travel with a clone); the command above says which rows."""
+  run = tmp_path / 'runs' / 'n1000-s5'
+  run.mkdir(parents=True)
+  (run / 'results.json').write_text(json.dumps({
+      'stop_reason': 'max_iterations', 'wall_seconds': 600, 'recipe': {'seed': 5},
+      'iterations': [{'test_accuracy': 0.993, 'train_label_accuracy': 0.998}]}))
+  full = '| 60,000 (all) | 99.5 % | 3/3 | 99.57 +- 0.03 % | measured before |'
+  (tmp_path / 'b.md').write_text(
+      f'<!-- targets:begin -->\n{full}\n| 1,000 (random) | 99.3 % | 3/3 | stale |\n'
+      '<!-- targets:end -->\n')
+  done = subprocess.run([sys.executable, 'experiments/targets.py', '--summarize_only',
+                         f'--benchmarks={tmp_path}/b.md', f'--runs_dir={tmp_path}/runs',
+                         '--seeds=5', '--rows=n1000'], cwd=ROOT, capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 0, done.stderr
+  table = (tmp_path / 'b.md').read_text()
+  assert full in table and 'stale' not in table and '| 1,000 (random) | 99.3 % | 1/1 |' in table
+  assert table.index('| 1,000') < table.index(full)  # In the order of the targets.
+  assert '--seeds=5 --rows=n1000' in table and '100 (10 per class)' not in table
