@@ -144,8 +144,9 @@ VARIANTS = {
     'fast_deskew_final10': (*FAST12, '--deskew=digits', '--final_epochs=10'),
     # A pseudo-label only where label spreading from the human labels agrees
     # (the model's confident mistakes are systematic: 7s with a crossbar as 2s).
-    'fast_deskew_graph': (*FAST12, '--deskew=digits', '--graph_check'),
-    'n1000_fast_deskew_graph': ('--n_labeled=1000', *FAST12, '--deskew=digits', '--graph_check'),
+    'fast_deskew_graph': (*FAST12, '--deskew=digits', '--graph_check=digits'),
+    'n1000_fast_deskew_graph': ('--n_labeled=1000', *FAST12, '--deskew=digits',
+                                '--graph_check=digits'),
     'n1000_fast_deskew_final10': ('--n_labeled=1000', *FAST12, '--deskew=digits',
                                   '--final_epochs=10'),
     # Every candidate above the threshold once the curriculum's share is the

@@ -18,7 +18,9 @@ from typing import Any
 LAYERS = ('conv1', 'conv2', 'fc1', 'fc2')
 SELECTIONS = ('threshold', 'balanced')
 LR_SCHEDULES = ('constant', 'cosine')
-DESKEWS = ('digits', 'always', 'never')
+# Where a setting for images like MNIST's applies: to handwritten digits (where
+# it was measured), to any images, or nowhere.
+APPLIES = ('digits', 'always', 'never')
 GROUPS = ('labels', 'images', 'training', 'augmentation', 'selection', 'scoring')
 
 
@@ -87,7 +89,7 @@ class Config:
   deskew: str = setting('digits', 'Deskew the images before the model sees them (training, '
                         'scoring, test, prediction), sheared upright about their centre of '
                         'mass: digits: when the data set is handwritten digits (MNIST); '
-                        'always; never.', 'images', Allowed(choices=DESKEWS))
+                        'always; never.', 'images', Allowed(choices=APPLIES))
   # Training.
   epochs: int = setting(1, 'Epochs over the current training set per iteration.',
                         'training', AT_LEAST_1)
@@ -150,9 +152,11 @@ class Config:
   # Why: a model's confident mistakes are systematic (from 100 labels, 7s with a
   # crossbar taken for 2s); label spreading errs elsewhere, so a pseudo-label
   # the two disagree on is more often wrong (BENCHMARKS.md: tuning).
-  graph_check: bool = setting(True, 'Adopt a pseudo-label only where label spreading from the '
-                              'human labels over a nearest-neighbour graph of the deskewed '
-                              'training images gives the same class.', 'selection')
+  graph_check: str = setting('digits', 'Adopt a pseudo-label only where label spreading from '
+                             'the human labels over a nearest-neighbour graph of the deskewed '
+                             'training images gives the same class: digits: when the data set '
+                             'is handwritten digits (MNIST); always; never.', 'selection',
+                             Allowed(choices=APPLIES))
   revise: bool = setting(True, 'Re-label every non-human example each iteration '
                          '(pseudo-labels may change or return to the pool).', 'selection')
   # Scoring.

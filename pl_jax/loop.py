@@ -187,9 +187,15 @@ def recipe(dataset: data_types.Dataset, config: Config, initial: select.LabelSta
           'dataset': dataset.name, 'initial_labels_sha256': digest.hexdigest()}
 
 
+def applies(where: str, dataset: data_types.Dataset) -> bool:
+  """Whether a setting of config.APPLIES (digits, always, never) applies to the
+  data set: `digits` where it is handwritten digits."""
+  return where == 'always' or (where == 'digits' and dataset.handwritten_digits)
+
+
 def deskews(config: Config, dataset: data_types.Dataset) -> bool:
   """Whether a run deskews every image before its model sees it (config.deskew)."""
-  return config.deskew == 'always' or (config.deskew == 'digits' and dataset.handwritten_digits)
+  return applies(config.deskew, dataset)
 
 
 def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelState,
@@ -220,7 +226,8 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
                          if held_out.any() else None),
       validation_labels=dataset.train_labels[held_out] if held_out.any() else None,
       graph=(spread_human_labels(dataset, initial)
-             if config.graph_check and np.asarray(initial.revisable).any() else None),
+             if applies(config.graph_check, dataset) and np.asarray(initial.revisable).any()
+             else None),
       progress=progress)
 
 
@@ -305,6 +312,8 @@ def self_train(dataset: data_types.Dataset, config: Config, workdir: str | None 
   # Wall seconds since the run began, over every resumption.
   clock_offset = record['iterations'][-1].get('wall_seconds', 0) if record['iterations'] else 0
 
+  if first == 1 and run.graph is not None:
+    log(format_graph_check(record['graph_check']))
   if first == 1 and config.propagate:
     if (np.asarray(label_state.source) == select.PSEUDO).any():  # A follow-up's kept ones.
       log('note: no propagated start: the run starts from pseudo-labels it was given')
@@ -361,6 +370,13 @@ def propagated_start(run: Run, label_state: select.LabelState) -> tuple[select.L
       **metrics.selection_per_class(graph.classes, jax.device_get(selected), run.true_labels,
                                     num_classes),
       'seconds': round(time.perf_counter() - start, 3)}
+
+
+def format_graph_check(entry: dict) -> str:
+  """The log line of the graph check's label spreading."""
+  right = '' if entry['pool_correct'] is None else f' ({100 * entry["pool_correct"]:.2f}% correct)'
+  return (f'iter  0 | graph check: label spreading from the human labels{right} | '
+          f'{entry["seconds"]:.0f}s')
 
 
 def format_propagation(entry: dict) -> str:

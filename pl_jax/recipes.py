@@ -21,7 +21,7 @@ RECIPES = {
     # model from a fresh start.
     'strong': dict(batch_size=64, learning_rate=1e-3, batch_splits=1, min_steps=1500,
                    final_epochs=20, final_models=2, score_views=8, deskew='never',
-                   full_budget=False, graph_check=False),
+                   full_budget=False, graph_check='never'),
     # For a few labels per class (50, 20, 10; issue 23): the fast recipe, its
     # first pseudo-labels taken by label spreading over a nearest-neighbour
     # graph of the deskewed images before any model is trained (propagate.py).
@@ -33,7 +33,7 @@ RECIPES = {
     # its 91.49 %.
     # Its images as they come: the runs that chose it and its reported table
     # ran before `fast` deskewed them (the graph deskews on its own).
-    'few_labels': dict(propagate=True, deskew='never', graph_check=False),
+    'few_labels': dict(propagate=True, deskew='never', graph_check='never'),
     # The case study (../shared/SEED.md), exactly: 1,000 labels, a fresh model
     # every iteration for 10 epochs of batch 64 at Adam 1e-3, fc1 never
     # trained, no augmentation, every pool example above the threshold adopted
@@ -43,7 +43,7 @@ RECIPES = {
                        iterations=10, frozen=('fc1',), warm_start=False, ema_decay=0.0,
                        max_shift=0, max_degrees=0.0, max_scale=0.0,
                        selection='threshold', curriculum_step=0.0, revise=False,
-                       score_views=0, full_budget=False, graph_check=False),
+                       score_views=0, full_budget=False, graph_check='never'),
 }
 
 # What run.py and pl_jax.self_train use when no recipe is named.

@@ -99,9 +99,12 @@ def test_a_deskewing_run_trains_scores_and_predicts_on_deskewed_images(small_mni
 @pytest.mark.parametrize('deskew,digits,expected', [
     ('digits', True, True), ('digits', False, False), ('always', False, True),
     ('never', True, False)])
-def test_which_runs_deskew(small_mnist, deskew, digits, expected):
+def test_which_runs_deskew_and_check_with_a_graph(small_mnist, deskew, digits, expected):
   dataset = dataclasses.replace(small_mnist, handwritten_digits=digits)
   assert loop.deskews(dataclasses.replace(TINY, deskew=deskew), dataset) is expected
+  checked = recipes.make_config('fast', graph_check=deskew)
+  run = loop.prepare(dataset, checked, loop.initial_label_state(dataset, checked), False)
+  assert (run.graph is not None) is expected
 
 
 @pytest.mark.slow
@@ -146,7 +149,7 @@ def test_a_run_whose_every_label_is_known_trains_its_whole_budget(small_mnist):
   [row] = record['iterations']
   assert row['epochs'] == 2 + 3 * 1  # Its own 2, and the 3 skipped iterations' one each.
   assert row['images_trained'] == 5 * len(small_mnist.train_labels)
-  assert config.graph_check and 'graph_check' not in record  # Nothing left to check.
+  assert config.graph_check == 'digits' and 'graph_check' not in record  # Nothing left to check.
 
 
 def test_the_validation_split_is_held_out_and_measured(small_mnist):
@@ -227,20 +230,23 @@ def test_a_propagated_start_gives_the_first_model_its_first_pseudo_labels(small_
 def test_a_graph_check_adopts_only_what_label_spreading_agrees_with(small_mnist):
   config = recipes.make_config('fast', n_labeled=40, iterations=1, min_steps=30,
                                final_epochs=1, threshold=0.5, curriculum_step=0.0,
-                               validation=500, score_views=0, graph_check=True)
-  result = loop.self_train(small_mnist, config, progress=False, log=lambda _: None)
+                               validation=500, score_views=0, graph_check='digits')
+  lines = []
+  result = loop.self_train(small_mnist, config, progress=False, log=lines.append)
   initial = loop.initial_label_state(small_mnist, config)
   graph = loop.spread_human_labels(small_mnist, initial)
   chex.assert_shape(graph.classes, (2000,))
   np.testing.assert_array_equal(graph.classes[-500:], -1)  # Held out: not in the graph.
   entry, row = result.record['graph_check'], result.record['iterations'][0]
   assert 0.7 < entry['pool_correct'] < 1 and entry['seconds'] > 0
+  assert lines[0].startswith('iter  0 | graph check: label spreading from the human labels '
+                             f'({100 * entry["pool_correct"]:.2f}% correct)')
   labels, source = np.asarray(result.labels.labels), np.asarray(result.labels.source)
   pseudo = source == select.PSEUDO
   assert pseudo.sum() > 500
   np.testing.assert_array_equal(labels[pseudo], graph.classes[pseudo])
   # The same model without the check adopts the predictions it refused.
-  unchecked = loop.self_train(small_mnist, dataclasses.replace(config, graph_check=False),
+  unchecked = loop.self_train(small_mnist, dataclasses.replace(config, graph_check='never'),
                               progress=False, log=lambda _: None)
   assert 'graph_check' not in unchecked.record
   unchecked_pseudo = np.asarray(unchecked.labels.source) == select.PSEUDO

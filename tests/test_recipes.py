@@ -36,11 +36,12 @@ def test_strong_recipe_is_the_recipe_of_2026_11_29():
 
 
 def test_few_labels_recipe_is_the_fast_one_with_a_propagated_start():
-  """... on its images as they come, as it was measured."""
+  """... on its images as they come and without the graph check, as it was
+  measured."""
   config = recipes.make_config('few_labels', n_labeled=20, stratified=True)
-  assert config.propagate and config.deskew == 'never'
-  assert dataclasses.replace(config, propagate=False, deskew='digits', n_labeled=100,
-                             stratified=False) == config_lib.Config()
+  assert config.propagate and config.deskew == 'never' and config.graph_check == 'never'
+  assert dataclasses.replace(config, propagate=False, deskew='digits', graph_check='digits',
+                             n_labeled=100, stratified=False) == config_lib.Config()
 
 
 def test_recipes_name_only_declared_settings_and_differ_from_the_defaults():
