@@ -147,10 +147,6 @@ VARIANTS = {
     'fast_deskew_graph': (*FAST12, '--deskew=digits', '--graph_check=digits'),
     'n1000_fast_deskew_graph': ('--n_labeled=1000', *FAST12, '--deskew=digits',
                                 '--graph_check=digits'),
-    # The labels the last iteration trains on, the model's alone: a checked
-    # model is right on most of what the graph disagrees with.
-    'fast_deskew_graph_unchecked_last': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                                         '--nograph_check_last'),
     'n1000_fast_deskew_final10': ('--n_labeled=1000', *FAST12, '--deskew=digits',
                                   '--final_epochs=10'),
     # Every candidate above the threshold once the curriculum's share is the

@@ -157,9 +157,6 @@ class Config:
                              'training images gives the same class: digits: when the data set '
                              'is handwritten digits (MNIST); always; never.', 'selection',
                              Allowed(choices=APPLIES))
-  graph_check_last: bool = setting(True, 'Where the graph check applies, hold to it the labels '
-                                   'the last iteration trains on too; else those are the '
-                                   'model\'s alone.', 'selection')
   revise: bool = setting(True, 'Re-label every non-human example each iteration '
                          '(pseudo-labels may change or return to the pool).', 'selection')
   # Scoring.

@@ -459,7 +459,7 @@ def score_iteration(run: Run, train_state: train.TrainState, label_state: select
                          run.streams.views(iteration))
     figures = predictor_figures(run, run.model.apply, params)
     candidates = candidates_of(label_state, config)
-    selected = choose(config, scores, agreeing(run, candidates, scores[1], iteration),
+    selected = choose(config, scores, agreeing(run, candidates, scores[1]),
                       run.dataset.num_classes, iteration)
     (confidence, predicted, margin), selected, candidates = jax.device_get(
         (scores, selected, candidates))
@@ -577,14 +577,10 @@ def candidates_of(label_state: select.LabelState, config: Config) -> jax.Array:
   return label_state.revisable if config.revise else label_state.in_pool
 
 
-def agreeing(run: Run, candidates: jax.Array, predicted: jax.Array,
-             iteration: int) -> jax.Array:
+def agreeing(run: Run, candidates: jax.Array, predicted: jax.Array) -> jax.Array:
   """bool[N]: the candidates a model may pseudo-label: with config.graph_check,
-  those whose prediction (int32[N]) label spreading agrees with; without
-  config.graph_check_last, every candidate from the selection the last
-  iteration trains on."""
-  last = iteration >= run.config.iterations - 1
-  if run.graph is None or (last and not run.config.graph_check_last):
+  those whose prediction (int32[N]) label spreading agrees with."""
+  if run.graph is None:
     return candidates
   return candidates & (predicted == run.graph.classes)
 
