@@ -197,7 +197,8 @@ def test_validation_of_a_users_data_is_some_of_its_labeled_examples(small_mnist)
 def test_a_propagated_start_gives_the_first_model_its_first_pseudo_labels(small_mnist):
   config = recipes.make_config('fast', n_labeled=20, stratified=True, iterations=1,
                                min_steps=20, final_epochs=1, curriculum_step=0.1,
-                               validation=500, score_views=0, propagate=True)
+                               validation=500, score_views=0, propagate=True,
+                               graph_check='never')  # As the few_labels recipe.
   lines = []
   result = loop.self_train(small_mnist, config, progress=False, log=lines.append)
   propagated = result.record['propagation']
@@ -227,6 +228,7 @@ def test_a_propagated_start_gives_the_first_model_its_first_pseudo_labels(small_
   assert n_kept > 20 and follow_up['iterations'][0]['n_pseudo'] == n_kept
 
 
+@pytest.mark.slow
 def test_a_graph_check_adopts_only_what_label_spreading_agrees_with(small_mnist):
   config = recipes.make_config('fast', n_labeled=40, iterations=1, min_steps=30,
                                final_epochs=1, threshold=0.5, curriculum_step=0.0,
