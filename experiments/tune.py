@@ -210,8 +210,8 @@ def summary() -> str:
       '| variant | flags | seeds | validation accuracy (last) | best iteration | '
       'train labels correct (last) | wall min | each seed |',
       '|---|---|---|---:|---:|---:|---:|---|')
-  for kept in rows.values():
-    lines.extend(kept)
+  for variant_rows in rows.values():
+    lines.extend(variant_rows)
   return '\n'.join(lines)
 
 
