@@ -35,7 +35,7 @@ MARKS = (0.95, 0.98, 0.99)
 # The case study's PyTorch code, 1,000 labels, 10 iterations, run on this
 # machine's kind (../shared/SEED.md, "The reference code, run here").
 REFERENCE = ("| the case study's own PyTorch code, 1,000 labels, 10 iterations "
-             '(SEED.md) | - | - | - | - | 95.51 % | 62.7 min | - | - |')
+             '(SEED.md, on the 2-core CPU) | - | - | - | - | 95.51 % | 62.7 min | - | - |')
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list('rows', list(ROWS), f'Recipes to run, of {", ".join(ROWS)}.')
@@ -89,14 +89,26 @@ def table_row(name: str, seed: str, results: dict) -> str:
           f'| {count(total(rows, "images_scored"))} |')
 
 
+def devices_of(results: list[dict]) -> str:
+  """'1 cpu device', '1 gpu device (NVIDIA H200)': what the runs ran on."""
+  found = sorted({(r['devices']['count'], r['devices']['platform'], r['devices'].get('kind'))
+                  for r in results if 'devices' in r})
+  return ', '.join(f'{count} {platform} device{"s" * (count > 1)}'
+                   + (f' ({kind})' if kind and platform != 'cpu' else '')
+                   for count, platform, kind in found) or 'devices not recorded'
+
+
 def summary() -> str:
   seeds = seeds_of_rows()
+  runs = {name: sweep.load_results(f'{FLAGS.runs_dir}/{name}-s{seeds[name]}')
+          for name in ROWS if name in seeds}
   moved = [f'{name}:{seed}' for name, seed in seeds.items() if seed != str(FLAGS.seed)]
   lines = sweep.table_head(
       'Time to accuracy (benchmarks/time_to_accuracy.py)',
       f'python benchmarks/time_to_accuracy.py --rows={",".join(FLAGS.rows)} '
       f'--seed={FLAGS.seed}' + (f' --row_seeds={",".join(moved)}' if moved else ''),
-      'Each run alone on this machine, one CPU device. Seconds from '
+      f'Each run alone on this machine, on {devices_of([r for r in runs.values() if r])}. '
+      'Seconds from '
       'the start of the loop to the end of the first iteration that reaches each MNIST '
       'test accuracy ("-": never); the final test accuracy; the whole command\'s wall time '
       '(start-up, data loading and compilation included); images trained (examples times '
@@ -105,8 +117,7 @@ def summary() -> str:
       '| images trained | images scored |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for name in ROWS:
-    results = (sweep.load_results(f'{FLAGS.runs_dir}/{name}-s{seeds[name]}')
-               if name in seeds else None)
+    results = runs.get(name)
     if results and results.get('stop_reason') and 'wall_seconds' in results:
       lines.append(table_row(name, seeds[name], results))
     elif name not in seeds:  # Not run now: its row as measured before, if any.
