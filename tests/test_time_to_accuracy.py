@@ -21,11 +21,12 @@ def test_seconds_to_each_mark_and_totals(tmp_path):
   os.makedirs(tmp_path / 'runs' / 'default-s5')
   (tmp_path / 'runs' / 'default-s5' / 'results.json').write_text(json.dumps(
       {'stop_reason': 'max_iterations', 'iterations': rows, 'final_test_accuracy': 0.985,
-       'wall_seconds': 150.0}))
+       'wall_seconds': 150.0, 'devices': {'platform': 'gpu', 'count': 1, 'kind': 'H200'}}))
   done = run_script('--rows=default,case_study', '--seed=5', f'--runs_dir={tmp_path}/runs',
                     '--summarize_only', f'--benchmarks={tmp_path}/B.md')
   assert done.returncode == 0, done.stderr
   table = (tmp_path / 'B.md').read_text()
+  assert 'Each run alone on this machine, on 1 gpu device (H200).' in table
   assert '| 5 | 40 s | 90 s | - | 98.50 % | 2.5 min | 3,500 | 140,000 |' in table
   assert "the case study's own PyTorch code" in table and '62.7 min' in table
   assert table.count('\n| ') == 3  # The header, the default's row, the reference row.
