@@ -149,14 +149,9 @@ VARIANTS = {
                                 '--graph_check=digits'),
     'n1000_fast_deskew_final10': ('--n_labeled=1000', *FAST12, '--deskew=digits',
                                   '--final_epochs=10'),
-    # With the graph check, longer: a last iteration of 10 epochs instead of 6, or
-    # 14 iterations instead of 12 (the validation accuracy of the checked runs
-    # still climbs at the last iterations: 98.56, 98.76, 98.79, 98.94 % at
-    # iterations 9-12 on seed 100).
-    'fast_deskew_graph_final10': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                                  '--final_epochs=10'),
-    'fast_deskew_graph_iter14': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                                 '--iterations=14'),
+    # Longer with the graph check, a last iteration of 10 epochs or 14
+    # iterations (fast_deskew_graph_final10, fast_deskew_graph_iter14), was tried
+    # here and removed: rerun it at commit 6f3bc86 (BENCHMARKS.md).
     # Nine iterations instead of 12 with the graph check
     # (fast_deskew_graph_iter9) was tried here and removed: rerun it at commit
     # 32ef9c4 (BENCHMARKS.md).
