@@ -149,16 +149,9 @@ VARIANTS = {
                                 '--graph_check=digits'),
     'n1000_fast_deskew_final10': ('--n_labeled=1000', *FAST12, '--deskew=digits',
                                   '--final_epochs=10'),
-    # The graph check's label spreading also taking the first pseudo-labels
-    # (--propagate, as the few_labels recipe does; 99.06 % from 50 labels on
-    # test, against 98.9 % for the default from 100): a first model trained on
-    # about 10,000 labels instead of 100, at no extra cost (the graph is made
-    # anyway); and the same with two iterations fewer, as its run starts about
-    # an iteration ahead.
-    'fast_deskew_graph_propagate': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                                    '--propagate'),
-    'fast_deskew_graph_propagate_iter10': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                                           '--propagate', '--iterations=10'),
+    # The graph check's spreading also taking the first pseudo-labels
+    # (--propagate: fast_deskew_graph_propagate, and _iter10, not run) was
+    # tried here and removed: rerun it at commit 91d0ab6 (BENCHMARKS.md).
     # Longer with the graph check, a last iteration of 10 epochs or 14
     # iterations (fast_deskew_graph_final10, fast_deskew_graph_iter14), was tried
     # here and removed: rerun it at commit 6f3bc86 (BENCHMARKS.md).
