@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
-from pl_jax import atomic, models, score, sharding, sweep, train
+from pl_jax import atomic, models, score, sharding, sweep, timing, train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer('batch_size', 64, 'Training batch size (the seed\'s).')
@@ -149,16 +149,6 @@ def torch_throughput(images, labels):
   return train_rate, score_rate, torch.__version__, where
 
 
-def matmul_peak_flops(size: int) -> float:
-  """The device's float32 arithmetic limit as measured: FLOP/s of a large
-  matrix product at JAX's default precision, XLA's best case (the nominal clock
-  x FMA width of /proc/cpuinfo was below what the cores really run at)."""
-  a = jax.random.normal(jax.random.PRNGKey(0), (size, size), jnp.float32)
-  product = jax.jit(lambda a: a @ a)
-  jax.block_until_ready(product(a))
-  return 2 * size ** 3 / best_of(5, lambda: jax.block_until_ready(product(a)))
-
-
 def main(argv):
   del argv
   sharding.split_cpu_host(FLAGS.cpu_devices)
@@ -173,7 +163,7 @@ def main(argv):
   device = jax.devices()[0]
   # A GPU needs a larger product to reach its peak.
   peak_size = 2048 if device.platform == 'cpu' else 8192
-  peak = matmul_peak_flops(peak_size)
+  peak = timing.matmul_flops(peak_size)
   print(f'machine: {sweep.machine()}; JAX {jax.__version__} on {len(jax.devices())} '
         f'{device.platform} device(s) ({device.device_kind}); {sweep.today()}')
   print(f'batch {FLAGS.batch_size} (in {FLAGS.batch_splits} part(s)), {FLAGS.steps} timed steps, '

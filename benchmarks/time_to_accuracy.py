@@ -85,8 +85,16 @@ def table_row(name: str, seed: str, results: dict) -> str:
   return (f'| {ROWS[name][1]} | {seed} | '
           + ' | '.join(cell(seconds_to(rows, m)) for m in MARKS)
           + f' | {100 * results["final_test_accuracy"]:.2f} % '
-          f'| {results["wall_seconds"] / 60:.1f} min | {count(total(rows, "images_trained"))} '
+          f'| {results["wall_seconds"] / 60:.1f} min{at_speed(results)} '
+          f'| {count(total(rows, "images_trained"))} '
           f'| {count(total(rows, "images_scored"))} |')
+
+
+def at_speed(results: dict) -> str:
+  """' at 197 GFLOP/s': the machine's speed when the run started
+  (timing.matmul_flops), where the run recorded it."""
+  speed = results.get('devices', {}).get('matmul_gflops')
+  return '' if speed is None else f' at {speed:.0f} GFLOP/s'
 
 
 def devices_of(results: list[dict]) -> str:
@@ -111,7 +119,9 @@ def summary() -> str:
       'Seconds from '
       'the start of the loop to the end of the first iteration that reaches each MNIST '
       'test accuracy ("-": never); the final test accuracy; the whole command\'s wall time '
-      '(start-up, data loading and compilation included); images trained (examples times '
+      '(start-up, data loading and compilation included), at the speed the machine had '
+      'when the run started (a 1024 x 1024 float32 matrix product, as measured: this '
+      'machine\'s speed varies from day to day); images trained (examples times '
       'epochs, final models included) and scored (views, test and validation included).',
       '| recipe | seed | to 95 % | to 98 % | to 99 % | final test accuracy | wall '
       '| images trained | images scored |',

@@ -40,6 +40,8 @@ def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
   saved = json.loads((tmp_path / 'results.json').read_text())
   assert saved['stop_reason'] == loop.STOP_MAX_ITERATIONS == record['stop_reason']
   assert saved['data_source'] == small_mnist.source
+  # The machine's speed when the run started, beside its wall times.
+  assert 0 < saved['devices']['matmul_gflops'] < 1e6
   assert saved['config']['n_labeled'] == 300
   rows = saved['iterations']
   assert [row['iteration'] for row in rows] == [1, 2, 3]

@@ -21,13 +21,14 @@ def test_seconds_to_each_mark_and_totals(tmp_path):
   os.makedirs(tmp_path / 'runs' / 'default-s5')
   (tmp_path / 'runs' / 'default-s5' / 'results.json').write_text(json.dumps(
       {'stop_reason': 'max_iterations', 'iterations': rows, 'final_test_accuracy': 0.985,
-       'wall_seconds': 150.0, 'devices': {'platform': 'gpu', 'count': 1, 'kind': 'H200'}}))
+       'wall_seconds': 150.0, 'devices': {'platform': 'gpu', 'count': 1, 'kind': 'H200',
+                                          'matmul_gflops': 41234.0}}))
   done = run_script('--rows=default,case_study', '--seed=5', f'--runs_dir={tmp_path}/runs',
                     '--summarize_only', f'--benchmarks={tmp_path}/B.md')
   assert done.returncode == 0, done.stderr
   table = (tmp_path / 'B.md').read_text()
   assert 'Each run alone on this machine, on 1 gpu device (H200).' in table
-  assert '| 5 | 40 s | 90 s | - | 98.50 % | 2.5 min | 3,500 | 140,000 |' in table
+  assert '| 5 | 40 s | 90 s | - | 98.50 % | 2.5 min at 41234 GFLOP/s | 3,500 | 140,000 |' in table
   assert "the case study's own PyTorch code" in table and '62.7 min' in table
   assert table.count('\n| ') == 3  # The header, the default's row, the reference row.
 
@@ -47,7 +48,7 @@ def test_a_changed_recipe_moves_to_its_own_seed(tmp_path):
   assert done.returncode == 0, done.stderr
   table = (tmp_path / 'B.md').read_text()
   assert '--rows=strong,default --seed=5 --row_seeds=default:174' in table
-  assert '| 5 | 50 s | 50 s | - | 98.00 % |' in table
+  assert '| 5 | 50 s | 50 s | - | 98.00 % | 1.0 min |' in table  # No speed recorded.
   assert '| 174 | 50 s | 50 s | 50 s | 99.00 % |' in table
 
 
