@@ -106,9 +106,13 @@ class Config:
   lr_schedule: str = setting('constant', 'Learning rate over each iteration\'s steps: '
                              'constant, or cosine (annealed towards 0).', 'training',
                              Allowed(choices=LR_SCHEDULES))
-  frozen: tuple[str, ...] = setting((), 'Layers kept at their random init (the case '
-                                    'study\'s code never trains fc1).', 'training',
-                                    Allowed(choices=LAYERS))
+  # Why conv1: without its kernel gradient the train step also skips the second
+  # convolution's input gradient, about 1.5x the training rate on 2 cores, and
+  # 32 random 3x3 filters cost nothing that the validation split shows
+  # (BENCHMARKS.md: tuning).
+  frozen: tuple[str, ...] = setting(('conv1',), 'Layers kept at their random init (the '
+                                    'case study\'s code never trains fc1); empty: every '
+                                    'layer trained.', 'training', Allowed(choices=LAYERS))
   warm_start: bool = setting(True, 'Train on from the previous iteration\'s model instead '
                              'of a fresh one.', 'training')
   ema_decay: float = setting(0.999, 'Score and predict with a moving average of the weights '

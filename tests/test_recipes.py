@@ -33,15 +33,17 @@ def test_strong_recipe_is_the_recipe_of_2026_11_29():
   assert (config.iterations, config.min_steps, config.final_epochs) == (12, 1500, 20)
   assert (config.final_models, config.score_views, config.curriculum_step) == (2, 8, 0.2)
   assert config.selection == 'balanced' and config.revise and config.warm_start
+  assert config.frozen == ()  # Every layer trained, as then.
 
 
 def test_few_labels_recipe_is_the_fast_one_with_a_propagated_start():
-  """... on its images as they come and without the graph check, as it was
-  measured."""
+  """... on its images as they come, every layer trained and without the graph
+  check, as it was measured."""
   config = recipes.make_config('few_labels', n_labeled=20, stratified=True)
   assert config.propagate and config.deskew == 'never' and config.graph_check == 'never'
   assert dataclasses.replace(config, propagate=False, deskew='digits', graph_check='digits',
-                             n_labeled=100, stratified=False) == config_lib.Config()
+                             frozen=('conv1',), n_labeled=100,
+                             stratified=False) == config_lib.Config()
 
 
 def test_recipes_name_only_declared_settings_and_differ_from_the_defaults():
