@@ -107,7 +107,7 @@ class Config:
                              'constant, or cosine (annealed towards 0).', 'training',
                              Allowed(choices=LR_SCHEDULES))
   # Why conv1: without its kernel gradient the train step also skips the second
-  # convolution's input gradient, about 1.5x the training rate on 2 cores, and
+  # convolution's input gradient, 1.3-1.5x the training rate on 2 cores, and
   # 32 random 3x3 filters cost nothing that the validation split shows
   # (BENCHMARKS.md: tuning).
   frozen: tuple[str, ...] = setting(('conv1',), 'Layers kept at their random init (the '

@@ -6,7 +6,8 @@ from pl_jax import config as config_lib
 RECIPES = {
     # Towards 99 % from 100 labels within 5 minutes on 2 CPU cores
     # (BENCHMARKS.md: targets): the defaults. MNIST's images deskewed, the
-    # first convolution kept at its random init, augmentation in the step, class-balanced selection whose
+    # first convolution kept at its random init (1.3-1.5x the training rate),
+    # augmentation in the step, class-balanced selection whose
     # share grows each iteration, of the predictions that label spreading from
     # the human labels agrees with; revisable pseudo-labels, one model trained
     # on across 12 iterations, a weight EMA; batches of 128 in 8 parts (1.8x

@@ -69,9 +69,11 @@ def fingerprint(restored):
 
 
 def comparable(workdir):
-  """results.json without what may differ between equal runs: timings, workdir."""
+  """results.json without what may differ between equal runs: timings, the
+  machine's speed, workdir."""
   results = json.loads((workdir / 'results.json').read_text())
   results['config'].pop('workdir', None)
+  results['devices'].pop('matmul_gflops')
   for row in results['iterations']:
     for key in [k for k in row if k.endswith('_seconds')]:
       row.pop(key)

@@ -30,9 +30,11 @@ def run(*args):
 
 
 def comparable(workdir):
-  """results.json without what may differ between equal runs: timings, workdir."""
+  """results.json without what may differ between equal runs: timings, the
+  machine's speed, workdir."""
   results = json.loads(open(os.path.join(workdir, 'results.json')).read())
   results['config'].pop('workdir')
+  results['devices'].pop('matmul_gflops')
   for row in results['iterations']:
     for key in [k for k in row if k.endswith('_seconds')]:
       row.pop(key)
