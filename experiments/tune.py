@@ -156,12 +156,6 @@ VARIANTS = {
     # call): the 5-minute target in reach, if the random filters cost nothing.
     'fast_deskew_graph_conv1_frozen': (*FAST12, '--deskew=digits', '--graph_check=digits',
                                        '--frozen=conv1'),
-    # Each iteration's 500 steps without rounding up to a whole epoch
-    # (--nowhole_epochs): from 32,000 pseudo-labels on, 2 epochs were up to 876
-    # steps; 2,456 fewer steps of 7,956 before the last iteration, about 40 s
-    # of the default command on 2 cores (seed 190's run).
-    'fast_deskew_graph_conv1_frozen_steps': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                                             '--frozen=conv1', '--nowhole_epochs'),
     # The pool scored over the image and one augmented view instead of two
     # (--score_views=1): a third less scoring, about 30 s of the default
     # command on 2 cores (seed 190's run: 90 s of scoring).
@@ -184,6 +178,9 @@ VARIANTS = {
     # whole pool (--selection=balanced_then_all; fast_deskew_then_all and
     # n1000_fast_deskew_then_all) was tried here and removed: rerun it at
     # commit 7842c1d (BENCHMARKS.md).
+    # Each iteration's 500 steps without rounding up to a whole epoch
+    # (--nowhole_epochs; fast_deskew_graph_conv1_frozen_steps) was tried here
+    # and removed: rerun it at commit d4314ee (BENCHMARKS.md).
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }

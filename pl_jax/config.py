@@ -94,11 +94,9 @@ class Config:
   epochs: int = setting(1, 'Epochs over the current training set per iteration.',
                         'training', AT_LEAST_1)
   # A floor, because 10 epochs over 100 labels is 20 steps, too few to learn
-  # anything (train.num_steps); 160 is the case study's 10 epochs of 1,000.
+  # anything (train.num_epochs); 160 is the case study's 10 epochs of 1,000.
   min_steps: int = setting(500, 'At least this many optimizer steps per iteration (more '
                            'epochs when the training set is small).', 'training', AT_LEAST_0)
-  whole_epochs: bool = setting(True, 'Round each iteration\'s steps up to a whole epoch (else '
-                               'its last epoch stops at the step count).', 'training')
   final_epochs: int = setting(6, 'Epochs of the last iteration, which trains the model the '
                               'run leaves (at least epochs; 0: as the others).',
                               'training', AT_LEAST_0)

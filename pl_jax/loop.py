@@ -402,37 +402,31 @@ def last_epochs(config: Config) -> int:
   return max(config.epochs, config.final_epochs)
 
 
-def iteration_steps(config: Config, iteration: int, last: bool, n_train: int) -> int:
-  """Optimizer steps iteration `iteration` trains over its n_train examples
-  (train.num_steps): config.epochs, the last iteration last_epochs. With
-  config.full_budget, a last iteration that ends the run early (no candidates
-  left, as when every training example is labeled) also trains the steps of
-  the iterations it skips. Why: otherwise a run's training shrinks as its
-  labeled set grows; with 60,000 labels, to under a third of a 100-label run's."""
+def iteration_epochs(config: Config, iteration: int, last: bool, n_train: int) -> int:
+  """Epochs iteration `iteration` trains over its n_train examples (at least
+  config.min_steps steps, train.fit): config.epochs, the last iteration
+  last_epochs. With config.full_budget, a last iteration that ends the run
+  early (no candidates left, as when every training example is labeled) also
+  trains the epochs of the iterations it skips. Why: otherwise a run's
+  training shrinks as its labeled set grows; with 60,000 labels, to under a
+  third of a 100-label run's."""
   if not last:
-    return steps_of(config, config.epochs, n_train)
+    return config.epochs
   skipped = config.iterations - iteration if config.full_budget else 0
-  return (steps_of(config, last_epochs(config), n_train)
-          + skipped * steps_of(config, config.epochs, n_train))
-
-
-def steps_of(config: Config, epochs: int, n_train: int) -> int:
-  """train.num_steps with the run's batch size, step floor and rounding."""
-  return train.num_steps(n_train, config.batch_size, epochs, config.min_steps,
-                         config.whole_epochs)
+  return last_epochs(config) + skipped * train.num_epochs(
+      n_train, config.batch_size, config.epochs, config.min_steps)
 
 
 def train_model(run: Run, train_state: train.TrainState, label_state: select.LabelState,
-                steps: int, key: jax.Array,
-                description: str) -> tuple[train.TrainState, list[float], int]:
-  """train.fit with the run's settings on the labels in use; also returns the
-  images it trained on."""
+                epochs: int, key: jax.Array,
+                description: str) -> tuple[train.TrainState, list[float]]:
+  """train.fit with the run's settings on the labels in use."""
   train_state, losses = train.fit(
       train_state, key, run.images, label_state.labels, label_state.train_mask,
-      steps=steps, options=run.options, progress=run.progress, description=description)
+      epochs=epochs, options=run.options, min_steps=run.config.min_steps,
+      progress=run.progress, description=description)
   jax.block_until_ready(train_state.params)
-  n_train = int(np.sum(label_state.train_mask))
-  return train_state, losses, train.images_trained(n_train, run.config.batch_size, steps)
+  return train_state, losses
 
 
 def train_iteration(run: Run, train_state: train.TrainState | None,
@@ -447,9 +441,10 @@ def train_iteration(run: Run, train_state: train.TrainState | None,
   n_train = int(np.sum(label_state.train_mask))
   start = time.perf_counter()
   with timing.CompileClock() as compiling:
-    train_state, losses, images = train_model(
-        run, train_state, label_state, iteration_steps(config, iteration, last, n_train),
+    train_state, losses = train_model(
+        run, train_state, label_state, iteration_epochs(config, iteration, last, n_train),
         run.streams.shuffle(iteration), f'iteration {iteration}')
+  images = len(losses) * n_train
   return train_state, Training(losses, images, time.perf_counter() - start, compiling.seconds)
 
 
@@ -540,13 +535,11 @@ def train_final_models(run: Run, label_state: select.LabelState,
   start = time.perf_counter()
   members, images = [last.params], 0
   for member in range(1, run.config.final_models):
-    n_train = int(np.sum(label_state.train_mask))
-    member_state, _, member_images = train_model(
+    member_state, losses = train_model(
         run, new_model(run, run.streams.final_init(member)), label_state,
-        steps_of(run.config, last_epochs(run.config), n_train),
-        run.streams.final_shuffle(member), f'final model {member + 1}')
+        last_epochs(run.config), run.streams.final_shuffle(member), f'final model {member + 1}')
     members.append(train.evaluation_params(member_state))
-    images += member_images
+    images += len(losses) * int(np.sum(label_state.train_mask))
   ensemble_params = models.stack_params(members)
   each = [last.figures['test_accuracy'], *(
       predictor_figures(run, run.model.apply, params)['test_accuracy']

@@ -239,23 +239,22 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
 @functools.partial(jax.jit, static_argnames='options', donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
                 train_mask: jax.Array, first_step: jax.Array | int,
-                total_steps: jax.Array | int, options: TrainOptions,
-                max_steps: jax.Array | int = 2**31 - 1) -> tuple[TrainState, jax.Array]:
+                total_steps: jax.Array | int,
+                options: TrainOptions) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
 
   key: the epoch's (streams.py). The steps run in a lax.fori_loop whose length,
-  ceil(sum(train_mask) / batch_size) or max_steps if fewer (a training run's
-  last, partial epoch), is a traced value: one compilation serves every mask.
-  first_step and total_steps place the epoch in its training run, for the
-  learning-rate schedule (lr_scale).
+  ceil(sum(train_mask) / batch_size), is a traced value: one compilation
+  serves every mask. first_step and total_steps place the epoch in its
+  training run, for the learning-rate schedule (lr_scale).
 
   Returns the new state and the mean batch loss, float32[].
   """
   augment_key = jax.random.fold_in(key, streams.AUGMENT)
   order = epoch_order(key, train_mask, options.batch_size)
   n_train = jnp.sum(train_mask, dtype=jnp.int32)
-  n_steps = jnp.minimum((n_train + options.batch_size - 1) // options.batch_size, max_steps)
+  n_steps = (n_train + options.batch_size - 1) // options.batch_size
 
   def step_fn(step, carry):
     state, loss_sum = carry
@@ -267,46 +266,34 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
   return state, loss_sum / jnp.maximum(n_steps, 1)
 
 
-def num_steps(n_train: int, batch_size: int, epochs: int, min_steps: int,
-              whole_epochs: bool = True) -> int:
-  """Optimizer steps of a training run: `epochs` epochs, raised to at least
-  `min_steps` steps; with whole_epochs, rounded up to a whole epoch.
+def num_epochs(n_train: int, batch_size: int, epochs: int, min_steps: int) -> int:
+  """`epochs`, raised until the run takes at least `min_steps` optimizer steps.
 
-  Why the floor: 10 epochs over 100 examples is only 20 steps, too few to
-  learn anything; the training budget must not shrink with the labeled set.
-  Why not always whole epochs: at 56,000 examples (438 steps an epoch) a floor
-  of 500 steps would become 876.
+  Why: 10 epochs over 100 examples is only 20 steps, too few to learn anything;
+  the training budget must not shrink with the labeled set.
   """
   steps_per_epoch = max(1, math.ceil(n_train / batch_size))
-  steps = max(epochs * steps_per_epoch, min_steps)
-  return math.ceil(steps / steps_per_epoch) * steps_per_epoch if whole_epochs else steps
-
-
-def images_trained(n_train: int, batch_size: int, steps: int) -> int:
-  """Images a training run of `steps` steps over n_train examples takes in
-  (each whole epoch n_train, the last, partial one a full batch a step)."""
-  steps_per_epoch = max(1, math.ceil(n_train / batch_size))
-  return steps // steps_per_epoch * n_train + steps % steps_per_epoch * batch_size
+  return max(epochs, math.ceil(min_steps / steps_per_epoch))
 
 
 def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
-        train_mask: jax.Array, *, steps: int, options: TrainOptions,
+        train_mask: jax.Array, *, epochs: int, options: TrainOptions, min_steps: int = 0,
         progress: bool = True, description: str = 'train') -> tuple[TrainState, list[float]]:
-  """Trains for `steps` steps (num_steps) on the examples train_mask (bool[N])
-  marks, epoch by epoch; returns the state and each epoch's mean loss.
+  """Trains for num_epochs(...) epochs on the examples train_mask (bool[N])
+  marks; returns the state and each epoch's mean loss.
 
   key: the training run's (streams.py; each epoch folds in its number).
   """
   n_train = int(jnp.sum(train_mask))
-  steps_per_epoch = max(1, math.ceil(n_train / options.batch_size))
+  total = num_epochs(n_train, options.batch_size, epochs, min_steps)
+  steps_per_epoch = math.ceil(n_train / options.batch_size)
   losses = []
-  with tqdm.trange(math.ceil(steps / steps_per_epoch), desc=description, unit='epoch',
-                   disable=not progress, leave=False, dynamic_ncols=True) as bar:
+  with tqdm.trange(total, desc=description, unit='epoch', disable=not progress,
+                   leave=False, dynamic_ncols=True) as bar:
     for epoch in bar:
-      first_step = epoch * steps_per_epoch
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
-                                train_mask, first_step, steps, options,
-                                min(steps_per_epoch, steps - first_step))
+                                train_mask, epoch * steps_per_epoch, total * steps_per_epoch,
+                                options)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

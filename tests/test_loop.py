@@ -129,21 +129,19 @@ def test_every_label_known_trains_once(small_mnist):
   assert row['pool_size'] == 0 and row['pool_accuracy'] is None
 
 
-# 50,000 examples in batches of 128 is 391 steps an epoch.
-@pytest.mark.parametrize('iteration,last,full_budget,whole,expected', [
-    (3, False, True, True, 2 * 391),     # A middle iteration: 1 epoch raised to 500 steps.
-    (3, False, True, False, 500),        # ... without rounding up to whole epochs.
-    (12, True, True, True, 6 * 391),     # The last by its number: final_epochs.
-    (1, True, False, True, 6 * 391),     # Early, without the full budget: final_epochs.
-    # Early: also the 11 skipped iterations' steps.
-    (1, True, True, True, (6 + 11 * 2) * 391),
-    (10, True, True, True, (6 + 2 * 2) * 391),
-    (10, True, True, False, 6 * 391 + 2 * 500),
+@pytest.mark.parametrize('iteration,last,full_budget,expected', [
+    (3, False, True, 1),       # A middle iteration: config.epochs.
+    (12, True, True, 6),       # The last by its number: final_epochs.
+    (1, True, False, 6),       # Early, without the full budget: final_epochs.
+    # Early: also the 11 skipped iterations, each 1 epoch raised to 500 steps:
+    # 50,000 examples in batches of 128 is 391 steps an epoch, so 2 epochs each.
+    (1, True, True, 6 + 11 * 2),
+    (10, True, True, 6 + 2 * 2),
 ])
-def test_iteration_steps(iteration, last, full_budget, whole, expected):
-  config = recipes.make_config('fast', full_budget=full_budget, whole_epochs=whole)
+def test_iteration_epochs(iteration, last, full_budget, expected):
+  config = recipes.make_config('fast', full_budget=full_budget)
   assert (config.iterations, config.epochs, config.final_epochs, config.min_steps) == (12, 1, 6, 500)
-  assert loop.iteration_steps(config, iteration, last, 50_000) == expected
+  assert loop.iteration_epochs(config, iteration, last, 50_000) == expected
 
 
 def test_a_run_whose_every_label_is_known_trains_its_whole_budget(small_mnist):

@@ -47,22 +47,14 @@ def test_weighted_cross_entropy_ignores_padding():
   np.testing.assert_allclose(padded, full, rtol=1e-6)
 
 
-@pytest.mark.parametrize('n_train,epochs,min_steps,whole,expected', [
-    (1000, 10, 160, True, 160),  # The seed's case is untouched: 10 epochs of 16 steps.
-    (100, 10, 160, True, 160),   # 2 steps per epoch: 80 epochs to reach 160 steps.
-    (100, 10, 0, True, 20),
-    (64, 3, 5, True, 5),         # 1 step per epoch.
-    (3000, 1, 100, True, 141),   # 47 steps per epoch: 3 epochs.
-    (3000, 1, 100, False, 100),  # Two epochs and 6 steps of a third.
-    (3000, 3, 100, False, 141),  # The epochs asked for are more than the floor.
+@pytest.mark.parametrize('n_train,epochs,min_steps,expected', [
+    (1000, 10, 160, 10),   # The seed's case is untouched.
+    (100, 10, 160, 80),    # 2 steps per epoch: 80 epochs to reach 160 steps.
+    (100, 10, 0, 10),
+    (64, 3, 5, 5),
 ])
-def test_num_steps(n_train, epochs, min_steps, whole, expected):
-  assert train.num_steps(n_train, 64, epochs, min_steps, whole) == expected
-
-
-@pytest.mark.parametrize('steps,expected', [(141, 3 * 3000), (100, 2 * 3000 + 6 * 64), (5, 5 * 64)])
-def test_images_trained(steps, expected):
-  assert train.images_trained(3000, 64, steps) == expected
+def test_num_epochs(n_train, epochs, min_steps, expected):
+  assert train.num_epochs(n_train, 64, epochs, min_steps) == expected
 
 
 def test_fit_learns_and_compiles_once_across_masks(small_mnist):
@@ -73,27 +65,12 @@ def test_fit_learns_and_compiles_once_across_masks(small_mnist):
     state = _state(n_train)  # A fresh model each time, as in the loop.
     mask = jnp.arange(512) < n_train
     state, losses = train.fit(state, jax.random.PRNGKey(n_train), images, labels, mask,
-                              steps=2 * -(-n_train // 32), options=train.TrainOptions(32),
-                              progress=False)
+                              epochs=2, options=train.TrainOptions(32), progress=False)
     assert len(losses) == 2
   # One jitted call per epoch (the steps loop inside it), compiled once.
   assert train.train_epoch._cache_size() - before == 1
   assert losses[-1] < 1.0  # From ~2.3 at init: it learned.
   chex.assert_trees_all_equal_shapes(state.params, _state().params)
-
-
-def test_fit_stops_its_last_epoch_at_the_step_count(small_mnist):
-  images = jnp.asarray(small_mnist.train_images[:256])
-  labels = jnp.asarray(small_mnist.train_labels[:256])
-  mask = jnp.arange(256) < 200  # 7 steps an epoch in batches of 32.
-  fits = {steps: train.fit(_state(), jax.random.PRNGKey(3), images, labels, mask, steps=steps,
-                           options=train.TrainOptions(32), progress=False)
-          for steps in (7, 10, 14)}
-  assert [len(losses) for _, losses in fits.values()] == [1, 2, 2]
-  assert [int(state.step) for state, _ in fits.values()] == [7, 10, 14]
-  # The same first epoch; the partial second one is the start of the whole one.
-  assert fits[7][1][0] == fits[10][1][0] == fits[14][1][0]
-  assert fits[10][1][1] != fits[14][1][1]
 
 
 def test_frozen_layers_keep_their_init(small_mnist):
@@ -103,7 +80,7 @@ def test_frozen_layers_keep_their_init(small_mnist):
                                    train.make_optimizer(1e-3, ('fc1',)), frozen=('fc1',))
   initial = jax.tree.map(np.asarray, state.params)
   state, _ = train.fit(state, jax.random.PRNGKey(1), images, labels, jnp.ones(128, bool),
-                       steps=4, options=train.TrainOptions(32), progress=False)
+                       epochs=1, options=train.TrainOptions(32), progress=False)
   chex.assert_trees_all_equal(state.params['fc1'], initial['fc1'])
   for layer in ('conv1', 'conv2', 'fc2'):
     assert not np.allclose(state.params[layer]['kernel'], initial[layer]['kernel'])
