@@ -33,8 +33,11 @@ NEIGHBOURS = 10
 WIDTH = 0.05
 ALPHA = 0.99
 STEPS = 400
-# Images whose similarities are computed at once (a [CHUNK, N] matrix).
-CHUNK = 2048
+# Images whose similarities are computed at once (a [CHUNK, N] matrix). Why
+# so few: 64 x 60,000 float32 stay in a CPU's cache between the product and
+# the top-k; MNIST's neighbours took 9.8 s on 2 cores against 16.9 s in chunks
+# of 2,048, the same to the bit (BENCHMARKS.md).
+CHUNK = 64
 
 
 def embed(images: np.ndarray, nodes: np.ndarray, components: int = COMPONENTS) -> jax.Array:
