@@ -156,11 +156,6 @@ VARIANTS = {
     # call): the 5-minute target in reach, if the random filters cost nothing.
     'fast_deskew_graph_conv1_frozen': (*FAST12, '--deskew=digits', '--graph_check=digits',
                                        '--frozen=conv1'),
-    # The pool scored over the image and one augmented view instead of two
-    # (--score_views=1): a third less scoring, about 30 s of the default
-    # command on 2 cores (seed 190's run: 90 s of scoring).
-    'fast_deskew_graph_conv1_frozen_views1': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                                              '--frozen=conv1', '--score_views=1'),
     # The same at 1,000 labels, where it was not checked before it became the
     # default (its targets row fell 0.10 points on other seeds).
     'n1000_fast_deskew_graph_conv1_frozen': ('--n_labeled=1000', *FAST12, '--deskew=digits',
@@ -181,6 +176,9 @@ VARIANTS = {
     # Each iteration's 500 steps without rounding up to a whole epoch
     # (--nowhole_epochs; fast_deskew_graph_conv1_frozen_steps) was tried here
     # and removed: rerun it at commit d4314ee (BENCHMARKS.md).
+    # The pool scored over one augmented view instead of two (--score_views=1;
+    # fast_deskew_graph_conv1_frozen_views1) was tried here and removed: rerun
+    # it at commit 0715586 (BENCHMARKS.md).
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }
