@@ -79,11 +79,11 @@ def _probabilities(apply_fn, params, images, chunk_size, sharding, augmentation,
                                      chunk) for view in range(views)]
     # One pass over the image and its views stacked: 5.8 s against 7.0 s for
     # three passes over MNIST's training set on 2 cores (BENCHMARKS.md).
-    probabilities = jax.nn.softmax(chunk_logits(jnp.concatenate(copies)))
-    probabilities = probabilities.reshape(views + 1, chunk_size, -1)
-    total = probabilities[0]
-    for view in range(views):
-      total += probabilities[view + 1]
+    each = jax.nn.softmax(chunk_logits(jnp.concatenate(copies)))
+    each = each.reshape(views + 1, chunk_size, -1)  # [copy, image, class]
+    total = each[0]
+    for view in range(1, views + 1):  # Summed in order, as when scored one by one.
+      total += each[view]
     return total / (views + 1)
   per_chunk = jax.lax.map(chunk_probabilities, (jnp.arange(len(chunks)), chunks))
   return per_chunk.reshape(-1, per_chunk.shape[-1])[:n]
