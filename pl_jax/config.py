@@ -16,7 +16,7 @@ from typing import Any
 # Parameter names of models.CNN's layers (the reference model's), which
 # `frozen` may name; kept here so that settings are checked before JAX loads.
 LAYERS = ('conv1', 'conv2', 'fc1', 'fc2')
-SELECTIONS = ('threshold', 'balanced', 'balanced_then_all')
+SELECTIONS = ('threshold', 'balanced')
 LR_SCHEDULES = ('constant', 'cosine')
 # Where a setting for images like MNIST's applies: to handwritten digits (where
 # it was measured), to any images, or nowhere.
@@ -141,12 +141,8 @@ class Config:
                              'selection', PROBABILITY_OPEN)
   iterations: int = setting(12, 'Most train / score / select rounds.', 'selection',
                             AT_LEAST_1)
-  # Why balanced_then_all: an equal count per class keeps a frequent class's
-  # least confident examples out for good (MNIST's 1s are 11 % of it).
   selection: str = setting('balanced', 'threshold: every candidate above the threshold; '
-                           'balanced: at most an equal share of them per predicted class; '
-                           'balanced_then_all: balanced while the curriculum\'s share is '
-                           'below 1, then every candidate above the threshold.',
+                           'balanced: at most an equal share of them per predicted class.',
                            'selection', Allowed(choices=SELECTIONS))
   curriculum_step: float = setting(0.2, 'Iteration k selects at most a share min(1, k * '
                                    'step) of the candidates; 0: no cap.', 'selection',

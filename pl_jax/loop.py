@@ -598,8 +598,7 @@ def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
   if config.selection == 'threshold' and config.curriculum_step <= 0:
     return select.select_confident(confidence, candidates, config.threshold)
   per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, iteration,
-                                          config.curriculum_step,
-                                          then_all=config.selection == 'balanced_then_all')
+                                          config.curriculum_step)
   if config.selection == 'threshold':  # A capped threshold rule: a share of the whole.
     return select.select_balanced(confidence, jnp.zeros_like(predicted), candidates,
                                   config.threshold, per_class * num_classes)

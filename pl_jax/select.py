@@ -127,19 +127,12 @@ def curriculum_share(iteration: int, step: float) -> float:
 
 
 def curriculum_per_class(n_candidates: int, num_classes: int, iteration: int,
-                         step: float, then_all: bool = False) -> int:
+                         step: float) -> int:
   """How many per class iteration k may select: curriculum_share's share of the
-  candidates, spread evenly over the classes; step <= 0 means no cap, and so
-  does a share of 1 with then_all (config.selection's balanced_then_all).
-
-  Why then_all: an equal count per class keeps the least confident examples of
-  a frequent class out of training for good (MNIST's 1s are 11 % of it, so
-  about 690 of a 50,000-image pool's 1s never got a label).
-  """
-  share = curriculum_share(iteration, step)
-  if step <= 0 or (then_all and share >= 1):
+  candidates, spread evenly over the classes; step <= 0 means no cap."""
+  if step <= 0:
     return n_candidates
-  return int(np.ceil(share * n_candidates / num_classes))
+  return int(np.ceil(curriculum_share(iteration, step) * n_candidates / num_classes))
 
 
 @jax.jit

@@ -9,7 +9,7 @@ from pl_jax import recipes
 @pytest.mark.parametrize('settings,message', [
     (dict(recipe='magic'), "recipe must be one of fast, strong, few_labels, case_study, got 'magic'"),
     (dict(speed=11), 'unknown setting speed'),
-    (dict(selection='random'), "selection must be one of threshold, balanced, balanced_then_all, got 'random'"),
+    (dict(selection='random'), "selection must be one of threshold, balanced, got 'random'"),
     (dict(threshold=1.5), 'threshold must be in (0, 1), got 1.5'),
     (dict(threshold=float('nan')), 'threshold must be in (0, 1), got nan'),
     (dict(frozen=('fc9',)), 'frozen must be one of conv1, conv2, fc1, fc2, got fc9'),

@@ -31,7 +31,7 @@ def run(*args, env=None):
     (['--ema_decay=1'], '--ema_decay must be in [0, 1), got 1.0'),
     (['--final_models=0'], '--final_models must be >= 1, got 0'),
     (['--frozen=fc7'], '--frozen must be one of conv1, conv2, fc1, fc2, got fc7'),
-    (['--selection=class_share'], "--selection must be one of threshold, balanced, balanced_then_all, got "
+    (['--selection=class_share'], "--selection must be one of threshold, balanced, got "
                                   "'class_share'"),
     (['--lr_schedule=step'], "--lr_schedule must be one of constant, cosine, got 'step'"),
     (['--deskew=yes'], "--deskew must be one of digits, always, never, got 'yes'"),

@@ -90,9 +90,6 @@ def test_curriculum_share_grows_and_is_capped():
   assert select.curriculum_per_class(1000, 10, 3, 0.2) == 60
   assert select.curriculum_per_class(1000, 10, 9, 0.2) == 100
   assert select.curriculum_per_class(1000, 10, 1, 0.0) == 1000
-  # balanced_then_all: the equal count per class while the share is below 1, no cap from then.
-  assert select.curriculum_per_class(1000, 10, 4, 0.2, then_all=True) == 80
-  assert select.curriculum_per_class(1000, 10, 5, 0.2, then_all=True) == 1000
 
 
 def test_relabel_revises_pseudo_labels_and_keeps_human_ones():
