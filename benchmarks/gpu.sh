@@ -91,12 +91,12 @@ step deterministic_again 150 "${deterministic[@]}" $python "${default[@]}" \
 step deterministic_same_numbers 30 $python benchmarks/same_numbers.py "$runs/deterministic" \
   "$runs/deterministic_again"
 TAIL=12 step time_to_accuracy 300 $python benchmarks/time_to_accuracy.py \
-  --rows=default,case_study,strong --seed=74 --row_seeds=default:190 \
+  --rows=default,case_study,strong --seed=74 --row_seeds=default:193 \
   --runs_dir="$runs/tta" --benchmarks="$out/time_to_accuracy.md"
 # Rows that finished before a stop at the limit still make a table.
 [ -s "$out/time_to_accuracy.md" ] || step time_to_accuracy_table 30 $python \
   benchmarks/time_to_accuracy.py --rows=default,case_study,strong --seed=74 \
-  --row_seeds=default:190 --runs_dir="$runs/tta" --benchmarks="$out/time_to_accuracy.md" \
+  --row_seeds=default:193 --runs_dir="$runs/tta" --benchmarks="$out/time_to_accuracy.md" \
   --summarize_only
 TAIL=3 step default_command_splits1 120 $python "${default[@]}" --batch_splits=1 \
   --workdir="$runs/default_command_splits1"
