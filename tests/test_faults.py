@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import own_arrays
+from runs import comparable
 from pl_jax import checkpoint, data, data_types, lock, loop, recipes, user_data
 
 # Orbax's failed reads of damaged checkpoints leave coroutines that complain when collected.
@@ -66,18 +67,6 @@ def fingerprint(restored):
   return (restored.iteration, json.dumps(restored.record, sort_keys=True),
           checkpoint.sha256((restored.train_state, restored.label_state, restored.scores,
                              restored.ensemble)))
-
-
-def comparable(workdir):
-  """results.json without what may differ between equal runs: timings, the
-  machine's speed, workdir."""
-  results = json.loads((workdir / 'results.json').read_text())
-  results['config'].pop('workdir', None)
-  results['devices'].pop('matmul_gflops')
-  for row in results['iterations']:
-    for key in [k for k in row if k.endswith('_seconds')]:
-      row.pop(key)
-  return results
 
 
 def assert_same_run(workdir, reference):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pl_jax import atomic, data, loop, recipes
+from runs import comparable
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 FAST = ('--iterations=3', '--epochs=1', '--min_steps=60', '--frozen=', '--threshold=0.9',
@@ -27,18 +28,6 @@ def command(*args):
 def run(*args):
   return subprocess.run(command(*args), cwd=ROOT, capture_output=True, text=True,
                         timeout=600)
-
-
-def comparable(workdir):
-  """results.json without what may differ between equal runs: timings, the
-  machine's speed, workdir."""
-  results = json.loads(open(os.path.join(workdir, 'results.json')).read())
-  results['config'].pop('workdir')
-  results['devices'].pop('matmul_gflops')
-  for row in results['iterations']:
-    for key in [k for k in row if k.endswith('_seconds')]:
-      row.pop(key)
-  return results
 
 
 @pytest.mark.slow
