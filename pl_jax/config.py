@@ -113,6 +113,11 @@ class Config:
   frozen: tuple[str, ...] = setting(('conv1',), 'Layers kept at their random init (the '
                                     'case study\'s code never trains fc1); empty: every '
                                     'layer trained.', 'training', Allowed(choices=LAYERS))
+  # Why: from 1,000 labels the random conv1 costs 0.11-0.19 points of
+  # validation accuracy, where from 100 it is level (BENCHMARKS.md: tuning).
+  frozen_below: int = setting(1000, 'Keep the `frozen` layers at their init only in runs with '
+                              'fewer human labels than this; 0: in every run.', 'training',
+                              AT_LEAST_0)
   warm_start: bool = setting(True, 'Train on from the previous iteration\'s model instead '
                              'of a fresh one.', 'training')
   ema_decay: float = setting(0.999, 'Score and predict with a moving average of the weights '

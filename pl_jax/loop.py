@@ -85,6 +85,8 @@ class Run:
   dataset: data_types.Dataset
   config: Config
   model: models.CNN
+  # The layers kept at their init (frozen_layers), and the optimizer that keeps them.
+  frozen: tuple[str, ...]
   optimizer: optax.GradientTransformation
   streams: streams.Streams
   options: train.TrainOptions
@@ -210,11 +212,13 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
   # Once here, so that the train step augments deskewed images (a predictor on
   # new images deskews them itself: models.apply_fn).
   inputs = augment.deskewed if deskews(config, dataset) else lambda images: images
+  frozen = frozen_layers(config, initial)
   return Run(
       dataset=dataset, config=config,
       model=models.CNN(num_classes=dataset.num_classes, pixel_mean=dataset.pixel_mean,
                        pixel_std=dataset.pixel_std),
-      optimizer=train.make_optimizer(config.learning_rate, config.frozen),
+      frozen=frozen,
+      optimizer=train.make_optimizer(config.learning_rate, frozen),
       streams=streams.Streams(config.seed),
       options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
                                  config.batch_splits, sharding.batch_sharding(mesh)),
@@ -229,6 +233,13 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
              if applies(config.graph_check, dataset) and np.asarray(initial.revisable).any()
              else None),
       progress=progress)
+
+
+def frozen_layers(config: Config, initial: select.LabelState) -> tuple[str, ...]:
+  """The layers a run keeps at their init: config.frozen, in a run with fewer
+  human labels than config.frozen_below (or any run, where that is 0)."""
+  n_human = int(np.sum(np.asarray(initial.source) == select.HUMAN))
+  return config.frozen if not config.frozen_below or n_human < config.frozen_below else ()
 
 
 def spread_human_labels(dataset: data_types.Dataset, initial: select.LabelState) -> Graph:
@@ -263,6 +274,8 @@ def new_record(run: Run, initial: select.LabelState, run_config: dict | None) ->
                 'pixel_mean': list(dataset.pixel_mean), 'pixel_std': list(dataset.pixel_std),
                 # Its predictor deskews images as they come (models.apply_fn).
                 'deskew': deskews(config, dataset),
+                # Layers at their random init (frozen_layers).
+                'frozen': list(run.frozen),
                 'class_names': list(dataset.class_names or [])},
       **({} if run.graph is None else {'graph_check': graph_entry(run)}),
       'stop_reason': None,
@@ -393,7 +406,7 @@ def new_model(run: Run, key: jax.Array) -> train.TrainState:
   config = run.config
   return jax.device_put(
       train.create_train_state(key, run.model, run.dataset.train_images.shape[1:],
-                               run.optimizer, config.frozen, config.ema_decay),
+                               run.optimizer, run.frozen, config.ema_decay),
       run.replicated)
 
 

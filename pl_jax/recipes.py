@@ -6,9 +6,9 @@ from pl_jax import config as config_lib
 RECIPES = {
     # Towards 99 % from 100 labels within 5 minutes on 2 CPU cores
     # (BENCHMARKS.md: targets): the defaults. MNIST's images deskewed, the
-    # first convolution kept at its random init (1.3-1.5x the training rate),
-    # augmentation in the step, class-balanced selection whose
-    # share grows each iteration, of the predictions that label spreading from
+    # first convolution kept at its random init below 1,000 labels (1.3-1.5x
+    # the training rate), augmentation in the step, class-balanced selection
+    # whose share grows each iteration, of the predictions that label spreading from
     # the human labels agrees with; revisable pseudo-labels, one model trained
     # on across 12 iterations, a weight EMA; batches of 128 in 8 parts (1.8x
     # the training rate of 64 in one on 2 cores), a step floor of 500, the pool
@@ -42,8 +42,8 @@ RECIPES = {
     # for good.
     'case_study': dict(n_labeled=1000, deskew='never', epochs=10, min_steps=160, final_epochs=0,
                        batch_size=64, learning_rate=1e-3, batch_splits=1,
-                       iterations=10, frozen=('fc1',), warm_start=False, ema_decay=0.0,
-                       max_shift=0, max_degrees=0.0, max_scale=0.0,
+                       iterations=10, frozen=('fc1',), frozen_below=0, warm_start=False,
+                       ema_decay=0.0, max_shift=0, max_degrees=0.0, max_scale=0.0,
                        selection='threshold', curriculum_step=0.0, revise=False,
                        score_views=0, full_budget=False, graph_check='never'),
 }

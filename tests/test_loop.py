@@ -109,6 +109,22 @@ def test_which_runs_deskew_and_check_with_a_graph(small_mnist, deskew, digits, e
   assert (run.graph is not None) is expected
 
 
+@pytest.mark.parametrize('n_labeled,frozen_below,expected', [
+    (300, 301, ('conv1',)), (300, 300, ()), (300, 0, ('conv1',))])
+def test_the_frozen_layers_stay_at_their_init_only_below_frozen_below(
+    small_mnist, n_labeled, frozen_below, expected):
+  config = recipes.make_config('fast', n_labeled=n_labeled, frozen_below=frozen_below,
+                               graph_check='never')
+  initial = loop.initial_label_state(small_mnist, config)
+  run = loop.prepare(small_mnist, config, initial, False)
+  assert loop.frozen_layers(config, initial) == run.frozen == expected
+  params = loop.new_model(run, jax.random.key(0)).params
+  updates, _ = run.optimizer.update(jax.tree.map(jnp.ones_like, params),
+                                    run.optimizer.init(params), params)
+  assert (np.max(np.abs(updates['conv1']['kernel'])) == 0) == bool(expected)
+  assert np.max(np.abs(updates['conv2']['kernel'])) > 0
+
+
 @pytest.mark.slow
 def test_same_seed_same_numbers(small_mnist):
   config = recipes.make_config('case_study', n_labeled=100, threshold=0.8, iterations=2, epochs=1, min_steps=20,
