@@ -156,10 +156,6 @@ VARIANTS = {
     # call): the 5-minute target in reach, if the random filters cost nothing.
     'fast_deskew_graph_conv1_frozen': (*FAST12, '--deskew=digits', '--graph_check=digits',
                                        '--frozen=conv1'),
-    'default_cutout8': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
-                        '--cutout=8'),
-    'default_cutout12': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
-                         '--cutout=12'),
     # The same at 1,000 labels, where it was not checked before it became the
     # default (its targets row fell 0.10 points on other seeds).
     'n1000_fast_deskew_graph_conv1_frozen': ('--n_labeled=1000', *FAST12, '--deskew=digits',

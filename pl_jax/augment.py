@@ -80,33 +80,15 @@ def random_affine(key: jax.Array, images: jax.Array, max_degrees: float,
   return resample(images, jax.vmap(source)(angles, scales))
 
 
-def random_cutout(key: jax.Array, images: jax.Array, size: int) -> jax.Array:
-  """Zeroes a size x size square of each image at a random centre (clipped at
-  the edges; DeVries and Taylor 2017).
-
-  images: uint8[B, H, W, C] -> uint8[B, H, W, C].
-  """
-  if size == 0:
-    return images
-  batch, height, width, _ = images.shape
-  centres = jax.random.randint(key, (batch, 2), 0, jnp.array([height, width]))
-  rows, cols = pixel_grid(height, width)
-  start = centres - size // 2  # [B, 2]
-  inside = ((rows[None] >= start[:, 0, None, None]) & (rows[None] < start[:, 0, None, None] + size)
-            & (cols[None] >= start[:, 1, None, None]) & (cols[None] < start[:, 1, None, None] + size))
-  return jnp.where(inside[..., None], jnp.zeros_like(images), images)
-
-
 def augment(key: jax.Array, images: jax.Array, max_shift: int = 0, max_degrees: float = 0.0,
-            max_scale: float = 0.0, cutout: int = 0) -> jax.Array:
-  """The training augmentation: a random affine warp, then a random shift,
-  then a cutout.
+            max_scale: float = 0.0) -> jax.Array:
+  """The training augmentation: a random affine warp, then a random shift.
 
   images: uint8[B, H, W, C] -> uint8[B, H, W, C]; the identity with all zeros.
   """
-  affine_key, shift_key, cutout_key = jax.random.split(key, 3)
+  affine_key, shift_key = jax.random.split(key)
   images = random_affine(affine_key, images, max_degrees, max_scale)
-  return random_cutout(cutout_key, random_shift(shift_key, images, max_shift), cutout)
+  return random_shift(shift_key, images, max_shift)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,15 +97,13 @@ class Augmentation:
   max_shift: int = 0
   max_degrees: float = 0.0
   max_scale: float = 0.0
-  cutout: int = 0
 
   def __call__(self, key: jax.Array, images: jax.Array) -> jax.Array:
-    return augment(key, images, self.max_shift, self.max_degrees, self.max_scale, self.cutout)
+    return augment(key, images, self.max_shift, self.max_degrees, self.max_scale)
 
   @property
   def is_identity(self) -> bool:
-    return (self.max_shift == 0 and self.max_degrees == 0 and self.max_scale == 0
-            and self.cutout == 0)
+    return self.max_shift == 0 and self.max_degrees == 0 and self.max_scale == 0
 
 
 @jax.jit

@@ -141,9 +141,6 @@ class Config:
                                Allowed(0, 180))
   max_scale: float = setting(0.1, 'Random scaling by a factor in 1 +- this.', 'augmentation',
                              Allowed(0, 1, high_open=True))
-  cutout: int = setting(0, 'Zero a square of this side at a random centre of each training '
-                        'image (not of the views the pool is scored over).', 'augmentation',
-                        AT_LEAST_0)
   # Selection.
   threshold: float = setting(0.99, 'Adopt a prediction when its confidence is above this.',
                              'selection', PROBABILITY_OPEN)
@@ -188,7 +185,7 @@ class Config:
   @property
   def augmentation(self):
     from pl_jax import augment  # pylint: disable=g-import-not-at-top  (JAX: only when used)
-    return augment.Augmentation(self.max_shift, self.max_degrees, self.max_scale, self.cutout)
+    return augment.Augmentation(self.max_shift, self.max_degrees, self.max_scale)
 
 
 def check(config: Config) -> None:

@@ -470,8 +470,7 @@ def score_iteration(run: Run, train_state: train.TrainState, label_state: select
   with timing.CompileClock() as compiling:
     params = train.evaluation_params(train_state)
     scores = score.score(run.model.apply, params, run.images, config.score_chunk_size,
-                         run.options.sharding,
-                         dataclasses.replace(config.augmentation, cutout=0), config.score_views,
+                         run.options.sharding, config.augmentation, config.score_views,
                          run.streams.views(iteration))
     figures = predictor_figures(run, run.model.apply, params)
     candidates = candidates_of(label_state, config)
