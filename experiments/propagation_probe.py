@@ -8,8 +8,7 @@ labels over a graph of all 60,000 MNIST training images, and the share of the
 validation split (the last 10,000, unlabeled nodes of the graph) it gets right,
 overall and for its worst class. The validation labels only measure; the test
 set is never read. Embeddings: `pixels`, the images' principal components;
-`deskewed`, the same after augment.deskew (the few_labels recipe's graph);
-`gradients`, the deskewed images' orientation histograms (propagate.py). The table
+`deskewed`, the same after propagate.deskew (what a run uses). The table
 replaces the `propagation_probe` section of BENCHMARKS.md.
 
 Why a probe: spreading takes a few seconds where a run takes ten minutes, so
@@ -27,7 +26,6 @@ from pl_jax import data, loop, metrics, propagate, select, sweep
 EMBEDDINGS = {
     'pixels': propagate.principal_components,
     'deskewed': propagate.embed,
-    'gradients': propagate.embed_gradients,
 }
 VALIDATION = 10_000
 

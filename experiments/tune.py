@@ -156,12 +156,6 @@ VARIANTS = {
     # call): the 5-minute target in reach, if the random filters cost nothing.
     'fast_deskew_graph_conv1_frozen': (*FAST12, '--deskew=digits', '--graph_check=digits',
                                        '--frozen=conv1'),
-    # The graph check's graph by stroke direction instead of pixels
-    # (--graph_embedding=gradients): on the finished runs of the default it
-    # labels 98.5 % of the pool right against 97.7 %, and it disagrees with
-    # half as many of the model's right calls (an oracle diagnostic, BENCHMARKS.md).
-    'default_graph_gradients': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                                '--frozen=conv1', '--graph_embedding=gradients'),
     # The same at 1,000 labels, where it was not checked before it became the
     # default (its targets row fell 0.10 points on other seeds).
     'n1000_fast_deskew_graph_conv1_frozen': ('--n_labeled=1000', *FAST12, '--deskew=digits',

@@ -21,7 +21,6 @@ LR_SCHEDULES = ('constant', 'cosine')
 # Where a setting for images like MNIST's applies: to handwritten digits (where
 # it was measured), to any images, or nowhere.
 APPLIES = ('digits', 'always', 'never')
-GRAPH_EMBEDDINGS = ('pixels', 'gradients')
 GROUPS = ('labels', 'images', 'training', 'augmentation', 'selection', 'scoring')
 
 
@@ -167,13 +166,6 @@ class Config:
                              'training images gives the same class: digits: when the data set '
                              'is handwritten digits (MNIST); always; never.', 'selection',
                              Allowed(choices=APPLIES))
-  # Why gradients: by stroke direction a 1 with a foot is no longer a 2's
-  # neighbour (BENCHMARKS.md: tuning).
-  graph_embedding: str = setting('pixels', 'What the nearest-neighbour graph of label spreading '
-                                 '(graph_check, propagate) compares: pixels: the deskewed '
-                                 'images\' principal components; gradients: those of the '
-                                 'histograms of their gradients\' orientations.', 'selection',
-                                 Allowed(choices=GRAPH_EMBEDDINGS))
   revise: bool = setting(True, 'Re-label every non-human example each iteration '
                          '(pseudo-labels may change or return to the pool).', 'selection')
   # Scoring.

@@ -229,7 +229,7 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
       validation_images=(jax.device_put(inputs(dataset.train_images[held_out]), replicated)
                          if held_out.any() else None),
       validation_labels=dataset.train_labels[held_out] if held_out.any() else None,
-      graph=(spread_human_labels(dataset, config, initial)
+      graph=(spread_human_labels(dataset, initial)
              if applies(config.graph_check, dataset) and np.asarray(initial.revisable).any()
              else None),
       progress=progress)
@@ -242,21 +242,16 @@ def frozen_layers(config: Config, initial: select.LabelState) -> tuple[str, ...]
   return config.frozen if not config.frozen_below or n_human < config.frozen_below else ()
 
 
-GRAPH_EMBEDDINGS = {'pixels': propagate.embed, 'gradients': propagate.embed_gradients}
-
-
-def spread_human_labels(dataset: data_types.Dataset, config: Config,
-                        initial: select.LabelState) -> Graph:
-  """Label spreading from the human labels over a nearest-neighbour graph
-  (config.graph_embedding) of every training image not held out (propagate.py):
-  a second opinion that errs elsewhere than the model, computed once, from what
-  the run starts with."""
+def spread_human_labels(dataset: data_types.Dataset, initial: select.LabelState) -> Graph:
+  """Label spreading from the human labels over a nearest-neighbour graph of
+  every training image not held out (propagate.py): a second opinion that errs
+  elsewhere than the model, computed once, from what the run starts with."""
   start = time.perf_counter()
   source = np.asarray(initial.source)
   nodes = source != select.VALIDATION
   score, classes = jax.device_get(propagate.propagate(
       dataset.train_images, np.asarray(initial.labels), source == select.HUMAN, nodes,
-      dataset.num_classes, GRAPH_EMBEDDINGS[config.graph_embedding]))
+      dataset.num_classes))
   return Graph(np.where(nodes, classes, -1).astype(np.int32), score,
                time.perf_counter() - start)
 
@@ -377,8 +372,7 @@ def propagated_start(run: Run, label_state: select.LabelState) -> tuple[select.L
   """
   config, num_classes = run.config, run.dataset.num_classes
   start = time.perf_counter()
-  graph = (run.graph if run.graph is not None
-           else spread_human_labels(run.dataset, run.config, label_state))
+  graph = run.graph if run.graph is not None else spread_human_labels(run.dataset, label_state)
   candidates = np.asarray(candidates_of(label_state, config))
   per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, 1,
                                           config.curriculum_step)

@@ -11,8 +11,7 @@ images are deskewed, against 81.6-92.2 % on raw pixels, BENCHMARKS.md).
 The pipeline, each step a pure function of full-size arrays (masks, not
 subsets, so shapes never depend on the labels):
   embed     pixels -> deskewed (augment.deskew), then the top principal
-                       components of their pixels (embed) or of the histograms
-                       of their gradients' orientations (embed_gradients), unit length
+                       components, unit length
   neighbours        -> each image's k most similar images (cosine), a sparse graph
   spread    labels  -> class scores flowing along the graph's edges
 """
@@ -34,12 +33,6 @@ NEIGHBOURS = 10
 WIDTH = 0.05
 ALPHA = 0.99
 STEPS = 400
-# Not tuned: HOG's usual cells and orientation bins for digits (7 x 7 cells of
-# 4 x 4 pixels on MNIST, 9 bins over 180 degrees).
-CELL = 4
-BINS = 9
-# Images whose histograms are computed at once (one compilation for any N).
-CHUNK_IMAGES = 2048
 # Images whose similarities are computed at once (a [CHUNK, N] matrix). Why
 # so few: 64 x 60,000 float32 stay in a CPU's cache between the product and
 # the top-k; MNIST's neighbours took 9.8 s on 2 cores against 16.9 s in chunks
@@ -55,55 +48,6 @@ def embed(images: np.ndarray, nodes: np.ndarray, components: int = COMPONENTS) -
   return principal_components(augment.deskewed(images), nodes, components)
 
 
-def embed_gradients(images: np.ndarray, nodes: np.ndarray,
-                    components: int = COMPONENTS) -> jax.Array:
-  """The graph's embedding by strokes: the principal components of the deskewed
-  images' orientation_histograms.
-
-  images: uint8[N, H, W, C]; nodes: bool[N]. Returns float32[N, components].
-  """
-  return _principal_components(orientation_histograms(augment.deskewed(images)), nodes,
-                               components)
-
-
-@functools.partial(jax.jit, static_argnames=('cell', 'bins'))
-def _chunk_histograms(images: jax.Array, cell: int, bins: int) -> jax.Array:
-  ink = jnp.mean(images.astype(jnp.float32), axis=-1) / 255.0  # [B, H, W]
-  d_row, d_col = jnp.gradient(ink, axis=(1, 2))
-  magnitude = jnp.hypot(d_row, d_col)
-  # Unsigned orientation in bins, each gradient shared between its two nearest.
-  position = jnp.mod(jnp.arctan2(d_row, d_col), jnp.pi) / jnp.pi * bins
-  lower = jnp.floor(position)
-  upper_share = position - lower
-  lower = lower.astype(jnp.int32) % bins
-  votes = (jax.nn.one_hot(lower, bins) * (magnitude * (1 - upper_share))[..., None]
-           + jax.nn.one_hot((lower + 1) % bins, bins) * (magnitude * upper_share)[..., None])
-  b, h, w, _ = votes.shape
-  cells = votes[:, :h // cell * cell, :w // cell * cell].reshape(
-      b, h // cell, cell, w // cell, cell, bins).sum(axis=(2, 4))
-  return cells.reshape(b, -1)
-
-
-def orientation_histograms(images: np.ndarray, cell: int = CELL,
-                           bins: int = BINS) -> np.ndarray:
-  """Each image's gradient magnitudes, summed by orientation (bins over 180
-  degrees) in each cell x cell block of pixels, square-rooted and scaled to
-  unit length (so a thick stroke counts as a thin one): what HOG
-  descriptors (Dalal and Triggs 2005) keep of a stroke, its direction, which
-  pixels blur. Why: on pixels a 1 written with a foot sits among 2s; by
-  stroke direction the graph labels 98.5 % of MNIST's pool right from 100
-  labels against 97.7 % (BENCHMARKS.md: tuning).
-
-  images: uint8[N, H, W, C] -> float32[N, (H // cell) * (W // cell) * bins].
-  """
-  n = len(images)
-  padded = np.pad(images, ((0, -n % CHUNK_IMAGES), (0, 0), (0, 0), (0, 0)))
-  roots = np.sqrt(np.concatenate([
-      np.asarray(_chunk_histograms(padded[first:first + CHUNK_IMAGES], cell, bins))
-      for first in range(0, len(padded), CHUNK_IMAGES)])[:n])
-  return roots / np.maximum(np.linalg.norm(roots, axis=1, keepdims=True), 1e-12)
-
-
 def principal_components(images: np.ndarray, nodes: np.ndarray,
                          components: int = COMPONENTS) -> jax.Array:
   """The images' top principal components (fitted on the nodes), unit length.
@@ -111,17 +55,9 @@ def principal_components(images: np.ndarray, nodes: np.ndarray,
   images: uint8[N, H, W, C]; nodes: bool[N], the images the graph is built on.
   Returns float32[N, components] (rows of non-nodes too; `neighbours` ignores them).
   """
-  return _principal_components(images.reshape(len(images), -1).astype(np.float32) / 255.0,
-                               nodes, components)
-
-
-def _principal_components(features: np.ndarray, nodes: np.ndarray,
-                          components: int) -> jax.Array:
-  """float32[N, D] features -> float32[N, components], their top principal
-  components fitted on the nodes (bool[N]), unit length."""
-  features = jnp.asarray(features, jnp.float32)
-  mean = jnp.mean(features[nodes], axis=0)
-  centred = features - mean
+  pixels = jnp.asarray(images.reshape(len(images), -1), jnp.float32) / 255.0
+  mean = jnp.mean(pixels[nodes], axis=0)
+  centred = pixels - mean
   # The components of an evenly spaced subset of the nodes: 10,000 rows fix
   # 50 components of MNIST as well as 60,000, in a fraction of the time.
   (node_rows,) = np.nonzero(nodes)

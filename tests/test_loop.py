@@ -254,7 +254,7 @@ def test_a_graph_check_adopts_only_what_label_spreading_agrees_with(small_mnist)
   lines = []
   result = loop.self_train(small_mnist, config, progress=False, log=lines.append)
   initial = loop.initial_label_state(small_mnist, config)
-  graph = loop.spread_human_labels(small_mnist, config, initial)
+  graph = loop.spread_human_labels(small_mnist, initial)
   chex.assert_shape(graph.classes, (2000,))
   np.testing.assert_array_equal(graph.classes[-500:], -1)  # Held out: not in the graph.
   entry, row = result.record['graph_check'], result.record['iterations'][0]

@@ -35,49 +35,6 @@ def test_embedding_is_unit_length_and_fitted_on_the_nodes():
   np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, rtol=1e-5)
 
 
-def _bar(rows: slice, cols: slice, ink: int = 255) -> np.ndarray:
-  image = np.zeros((16, 16, 1), np.uint8)
-  image[rows, cols] = ink
-  return image
-
-
-def test_orientation_histograms_see_a_strokes_direction_not_its_ink():
-  horizontal, vertical = _bar(slice(7, 9), slice(2, 14)), _bar(slice(2, 14), slice(7, 9))
-  faint = _bar(slice(7, 9), slice(2, 14), ink=90)
-  histograms = propagate.orientation_histograms(np.stack([horizontal, vertical, faint]))
-  chex.assert_shape(histograms, (3, 4 * 4 * propagate.BINS))  # 4 x 4 cells of 4 x 4 pixels.
-  np.testing.assert_allclose(np.linalg.norm(histograms, axis=1), 1.0, rtol=1e-5)
-  by_bin = (histograms ** 2).reshape(3, 16, propagate.BINS).sum(axis=1)
-  # A horizontal stroke's long edges change along the rows: orientation 90
-  # degrees, between bins 4 and 5 of 9; a vertical one's along the columns:
-  # bin 0. The rest is their ends and corners.
-  assert by_bin[0, 4] + by_bin[0, 5] > 0.8 and by_bin[0, 0] < 0.1
-  assert by_bin[1, 0] > 0.8 and by_bin[1, 4] + by_bin[1, 5] < 0.1
-  np.testing.assert_allclose(histograms[2], histograms[0], atol=1e-6)
-
-
-def test_orientation_histograms_do_not_depend_on_the_chunk_size(monkeypatch):
-  images, _ = _blobs()
-  chunks = []
-  for chunk in (2048, 16):
-    monkeypatch.setattr(propagate, 'CHUNK_IMAGES', chunk)
-    chunks.append(propagate.orientation_histograms(images))
-  np.testing.assert_array_equal(chunks[0], chunks[1])
-
-
-def test_a_graph_by_stroke_direction_labels_every_node():
-  images, labels = _blobs()
-  known = np.zeros(len(images), bool)
-  known[[0, 40, 80]] = True  # One of each kind.
-  nodes = np.ones(len(images), bool)
-  embedding = propagate.embed_gradients(images, nodes, components=5)
-  chex.assert_shape(embedding, (len(images), 5))
-  np.testing.assert_allclose(np.linalg.norm(embedding, axis=1), 1.0, rtol=1e-5)
-  _, predicted = propagate.propagate(images, labels, known, nodes, num_classes=3,
-                                     embedding=propagate.embed_gradients)
-  np.testing.assert_array_equal(np.asarray(predicted), labels)
-
-
 def test_neighbours_are_nodes_and_never_oneself():
   images, labels = _blobs()
   nodes = np.ones(len(images), bool)
