@@ -156,13 +156,6 @@ VARIANTS = {
     # call): the 5-minute target in reach, if the random filters cost nothing.
     'fast_deskew_graph_conv1_frozen': (*FAST12, '--deskew=digits', '--graph_check=digits',
                                        '--frozen=conv1'),
-    # The train step's rotations, set before MNIST's images were deskewed and
-    # never tuned: deskewed digits are upright, so a milder range may suit them
-    # better, or a wider one may stand in for the slant deskewing took away.
-    'default_degrees5': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                         '--frozen=conv1', '--max_degrees=5'),
-    'default_degrees15': (*FAST12, '--deskew=digits', '--graph_check=digits',
-                          '--frozen=conv1', '--max_degrees=15'),
     # The same at 1,000 labels, where it was not checked before it became the
     # default (its targets row fell 0.10 points on other seeds).
     'n1000_fast_deskew_graph_conv1_frozen': ('--n_labeled=1000', *FAST12, '--deskew=digits',
@@ -188,6 +181,12 @@ VARIANTS = {
     # it at commit 0715586 (BENCHMARKS.md).
     # The same with the graph check (fast_deskew_graph_conv1_frozen_then_all)
     # was tried here and removed: rerun it at commit 4aa93b4 (BENCHMARKS.md).
+    # A cutout in the training augmentation (default_cutout8, default_cutout12)
+    # was tried here and removed: rerun it at commit 07af1d1 (BENCHMARKS.md).
+    # The graph check's graph by stroke direction (default_graph_gradients) was
+    # tried here and removed: rerun it at commit 3d3d496 (BENCHMARKS.md).
+    # Rotations of up to 5 or 15 degrees instead of 10 (default_degrees5,
+    # default_degrees15) were tried here: rerun them at commit ed44cf3 (BENCHMARKS.md).
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }
