@@ -163,6 +163,12 @@ VARIANTS = {
                        '--max_shift=3'),
     'default_scale02': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
                         '--max_scale=0.2'),
+    # Decoupled weight decay (AdamW), per unit learning rate: a less confident
+    # model may adopt a style no human label shows later, or not at all.
+    'default_wd005': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
+                      '--weight_decay=0.05'),
+    'default_wd02': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
+                     '--weight_decay=0.2'),
     # At 1,000 labels (no time target there), a second final model from a
     # fresh start (+0.13 points on seeds 101, 102 at 100 labels, fast_views0_final6x2).
     'n1000_default_final2': ('--n_labeled=1000', *FAST12, '--deskew=digits',

@@ -218,7 +218,7 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
       model=models.CNN(num_classes=dataset.num_classes, pixel_mean=dataset.pixel_mean,
                        pixel_std=dataset.pixel_std),
       frozen=frozen,
-      optimizer=train.make_optimizer(config.learning_rate, frozen),
+      optimizer=train.make_optimizer(config.learning_rate, frozen, config.weight_decay),
       streams=streams.Streams(config.seed),
       options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
                                  config.batch_splits, sharding.batch_sharding(mesh)),

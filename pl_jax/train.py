@@ -47,8 +47,8 @@ def ema_update(ema_params, params, decay: float, step: jax.Array):
   return jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, ema_params, params)
 
 
-def make_optimizer(learning_rate: float,
-                   frozen: tuple[str, ...] = ()) -> optax.GradientTransformation:
+def make_optimizer(learning_rate: float, frozen: tuple[str, ...] = (),
+                   weight_decay: float = 0.0) -> optax.GradientTransformation:
   """Adam on every layer except those named in `frozen`, which keep their init.
 
   Why freezing: the seed's reference code builds its optimizer before its first
@@ -60,7 +60,10 @@ def make_optimizer(learning_rate: float,
     return {name: jax.tree.map(lambda _: 'frozen' if name in frozen else 'trained', layer)
             for name, layer in params.items()}
   return optax.multi_transform(
-      {'trained': optax.adam(learning_rate), 'frozen': optax.set_to_zero()}, label_layers)
+      {'trained': (optax.adamw(learning_rate, weight_decay=weight_decay,
+                               mask=lambda p: jax.tree.map(lambda x: x.ndim > 1, p))
+                   if weight_decay
+                   else optax.adam(learning_rate)), 'frozen': optax.set_to_zero()}, label_layers)
 
 
 def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int, ...],
