@@ -169,6 +169,10 @@ VARIANTS = {
                       '--weight_decay=0.05'),
     'default_wd02': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
                      '--weight_decay=0.2'),
+    # Dropout of fc1's outputs while training (the noisy student: a student
+    # noisier than its teacher learns past it).
+    'default_dropout05': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
+                          '--dropout=0.5'),
     # At 1,000 labels (no time target there), a second final model from a
     # fresh start (+0.13 points on seeds 101, 102 at 100 labels, fast_views0_final6x2).
     'n1000_default_final2': ('--n_labeled=1000', *FAST12, '--deskew=digits',

@@ -216,7 +216,7 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
   return Run(
       dataset=dataset, config=config,
       model=models.CNN(num_classes=dataset.num_classes, pixel_mean=dataset.pixel_mean,
-                       pixel_std=dataset.pixel_std),
+                       pixel_std=dataset.pixel_std, dropout_rate=config.dropout),
       frozen=frozen,
       optimizer=train.make_optimizer(config.learning_rate, frozen, config.weight_decay),
       streams=streams.Streams(config.seed),

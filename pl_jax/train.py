@@ -113,7 +113,8 @@ def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
 
 
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights: jax.Array,
-               lr_scale: jax.Array | float = 1.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
+               lr_scale: jax.Array | float = 1.0, splits: int = 1,
+               dropout_key: jax.Array | None = None) -> tuple[TrainState, jax.Array]:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B];
   weights: float32[B] (0: padding).
 
@@ -130,7 +131,11 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
   """
   if images.shape[0] % splits:
     raise ValueError(f'a batch of {images.shape[0]} does not split into {splits} equal parts')
-  apply = lambda params, x: state.apply_fn({'params': params}, x)
+  def apply(params, x, part=0):
+    if dropout_key is None:
+      return state.apply_fn({'params': params}, x)
+    return state.apply_fn({'params': params}, x, train=True,
+                          rngs={'dropout': jax.random.fold_in(dropout_key, part)})
 
   def split_loss(params):
     """The batch's mean loss as the weighted sum of its parts' means."""
@@ -140,7 +145,7 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
     for part in range(splits):
       rows = slice(part * size, (part + 1) * size)
       part_weight = jnp.maximum(jnp.sum(weights[rows]), 1.0)
-      loss += weighted_cross_entropy(apply(params, images[rows]), labels[rows],
+      loss += weighted_cross_entropy(apply(params, images[rows], part), labels[rows],
                                      weights[rows]) * (part_weight / total_weight)
     return loss
 
@@ -233,7 +238,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   if not options.augmentation.is_identity:
     batch_images = options.augmentation(step_key, batch_images)
   state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale,
-                           options.splits)
+                           options.splits, jax.random.fold_in(step_key, streams.DROPOUT))
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
