@@ -68,6 +68,9 @@ def config_of(recorded: dict) -> config_lib.Config:
   """The Config a run recorded (loop.recipe). Settings a run of an older
   version did not record take the case study's values, which were then the
   defaults; settings since removed are ignored."""
-  known = config_lib.names() & set(recorded)
-  return config_lib.make(**{**RECIPES['case_study'],
-                            **{name: recorded[name] for name in known}})
+  known = {name: recorded[name] for name in config_lib.names() & set(recorded)}
+  # graph_check was a switch for a few hours of 2026-12-04 (then applied to
+  # any data set) before it took digits, always or never.
+  if isinstance(known.get('graph_check'), bool):
+    known['graph_check'] = 'always' if known['graph_check'] else 'never'
+  return config_lib.make(**{**RECIPES['case_study'], **known})

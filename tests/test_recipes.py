@@ -67,6 +67,9 @@ def test_config_of_reads_back_a_recorded_config_and_older_ones():
   # An older run that recorded no final_models had the case study's one.
   del recorded['final_models']
   assert recipes.config_of(recorded).final_models == 1
+  # A run of the version whose graph check was a switch.
+  assert recipes.config_of({**recorded, 'graph_check': True}).graph_check == 'always'
+  assert recipes.config_of({**recorded, 'graph_check': False}).graph_check == 'never'
 
 
 def test_run_py_and_the_api_default_to_the_same_recipe():
