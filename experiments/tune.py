@@ -156,27 +156,6 @@ VARIANTS = {
     # call): the 5-minute target in reach, if the random filters cost nothing.
     'fast_deskew_graph_conv1_frozen': (*FAST12, '--deskew=digits', '--graph_check=digits',
                                        '--frozen=conv1'),
-    # Shifts and scaling in the train step, set before MNIST's images were
-    # deskewed and never tuned (rotations were: 10 degrees stays): stronger
-    # shifts or scaling may make the first models see more of each style.
-    'default_shift3': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
-                       '--max_shift=3'),
-    'default_scale02': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
-                        '--max_scale=0.2'),
-    # Decoupled weight decay (AdamW), per unit learning rate: a less confident
-    # model may adopt a style no human label shows later, or not at all.
-    'default_wd005': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
-                      '--weight_decay=0.05'),
-    'default_wd02': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
-                     '--weight_decay=0.2'),
-    # Dropout of fc1's outputs while training (the noisy student: a student
-    # noisier than its teacher learns past it).
-    'default_dropout05': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
-                          '--dropout=0.5'),
-    # At 1,000 labels (no time target there), a second final model from a
-    # fresh start (+0.13 points on seeds 101, 102 at 100 labels, fast_views0_final6x2).
-    'n1000_default_final2': ('--n_labeled=1000', *FAST12, '--deskew=digits',
-                             '--graph_check=digits', '--final_models=2'),
     # The same at 1,000 labels, where it was not checked before it became the
     # default (its targets row fell 0.10 points on other seeds).
     # (--frozen_below=0: frozen at 1,000 labels too, as it ran before that setting.)
@@ -210,6 +189,10 @@ VARIANTS = {
     # tried here and removed: rerun it at commit 3d3d496 (BENCHMARKS.md).
     # Rotations of up to 5 or 15 degrees instead of 10 (default_degrees5,
     # default_degrees15) were tried here: rerun them at commit ed44cf3 (BENCHMARKS.md).
+    # Shifts of 3 px, scaling by 20 %, weight decay, dropout (default_shift3,
+    # default_scale02, default_wd005, default_wd02, default_dropout05) and a
+    # second final model at 1,000 labels (n1000_default_final2) were tried
+    # here and removed: rerun them at commit 0463563 (BENCHMARKS.md).
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }

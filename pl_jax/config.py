@@ -103,10 +103,6 @@ class Config:
   batch_size: int = setting(128, 'Training batch size.', 'training', AT_LEAST_1)
   learning_rate: float = setting(1.4e-3, 'Adam learning rate.', 'training',
                                  Allowed(0, low_open=True))
-  dropout: float = setting(0.0, 'Dropout of the last hidden layer\'s outputs while training.',
-                           'training', Allowed(0, 1, high_open=True))
-  weight_decay: float = setting(0.0, 'Decoupled weight decay (AdamW) of the trained layers, '
-                                'per unit learning rate.', 'training', Allowed(0))
   lr_schedule: str = setting('constant', 'Learning rate over each iteration\'s steps: '
                              'constant, or cosine (annealed towards 0).', 'training',
                              Allowed(choices=LR_SCHEDULES))

@@ -216,9 +216,9 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
   return Run(
       dataset=dataset, config=config,
       model=models.CNN(num_classes=dataset.num_classes, pixel_mean=dataset.pixel_mean,
-                       pixel_std=dataset.pixel_std, dropout_rate=config.dropout),
+                       pixel_std=dataset.pixel_std),
       frozen=frozen,
-      optimizer=train.make_optimizer(config.learning_rate, frozen, config.weight_decay),
+      optimizer=train.make_optimizer(config.learning_rate, frozen),
       streams=streams.Streams(config.seed),
       options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
                                  config.batch_splits, sharding.batch_sharding(mesh)),

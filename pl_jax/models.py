@@ -142,11 +142,9 @@ class CNN(nn.Module):
   # Of the MNIST training images (the case study's values); see data_types.Dataset.
   pixel_mean: tuple[float, ...] = (0.1307,)
   pixel_std: tuple[float, ...] = (0.3081,)
-  # Of fc1's outputs, while training (train=True, with a 'dropout' rng).
-  dropout_rate: float = 0.0
 
   @nn.compact
-  def __call__(self, images: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+  def __call__(self, images: jnp.ndarray) -> jnp.ndarray:
     """images: uint8[B, H, W, C] -> logits float32[B, num_classes]."""
     x = normalize(images, self.pixel_mean, self.pixel_std)
     x = Conv(32, kernel_init=torch_like_init, name='conv1')(x)
@@ -155,7 +153,6 @@ class CNN(nn.Module):
     x = max_pool_2x2(nn.relu(x))
     x = x.reshape(x.shape[0], -1)
     x = nn.relu(nn.Dense(128, kernel_init=torch_like_init, name='fc1')(x))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return nn.Dense(self.num_classes, kernel_init=torch_like_init, name='fc2')(x)
 
 

@@ -5,7 +5,6 @@
                                                                template a checkpoint fills)
   shuffle         split(PRNGKey(seed))[1] + iteration + epoch  an epoch's order (train.py)
     augment         shuffle's epoch key + AUGMENT + step       a step's augmentation
-      dropout       augment's step key + DROPOUT + part        a step's dropout (train.py)
   final_init      split(PRNGKey(seed) + FINAL_MODELS)[0] + m   final model m's init
   final_shuffle   split(PRNGKey(seed) + FINAL_MODELS)[1] + m   final model m's epochs
   views           PRNGKey(seed) + VIEWS + iteration            the pool's views (score.py
@@ -23,7 +22,6 @@ import jax
 AUGMENT = 0xA06
 FINAL_MODELS = 0xE45
 VIEWS = 0x51E
-DROPOUT = 0xD80
 
 
 @dataclasses.dataclass(frozen=True)

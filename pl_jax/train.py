@@ -47,8 +47,8 @@ def ema_update(ema_params, params, decay: float, step: jax.Array):
   return jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, ema_params, params)
 
 
-def make_optimizer(learning_rate: float, frozen: tuple[str, ...] = (),
-                   weight_decay: float = 0.0) -> optax.GradientTransformation:
+def make_optimizer(learning_rate: float,
+                   frozen: tuple[str, ...] = ()) -> optax.GradientTransformation:
   """Adam on every layer except those named in `frozen`, which keep their init.
 
   Why freezing: the seed's reference code builds its optimizer before its first
@@ -60,10 +60,7 @@ def make_optimizer(learning_rate: float, frozen: tuple[str, ...] = (),
     return {name: jax.tree.map(lambda _: 'frozen' if name in frozen else 'trained', layer)
             for name, layer in params.items()}
   return optax.multi_transform(
-      {'trained': (optax.adamw(learning_rate, weight_decay=weight_decay,
-                               mask=lambda p: jax.tree.map(lambda x: x.ndim > 1, p))
-                   if weight_decay
-                   else optax.adam(learning_rate)), 'frozen': optax.set_to_zero()}, label_layers)
+      {'trained': optax.adam(learning_rate), 'frozen': optax.set_to_zero()}, label_layers)
 
 
 def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int, ...],
@@ -113,8 +110,7 @@ def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
 
 
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights: jax.Array,
-               lr_scale: jax.Array | float = 1.0, splits: int = 1,
-               dropout_key: jax.Array | None = None) -> tuple[TrainState, jax.Array]:
+               lr_scale: jax.Array | float = 1.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B];
   weights: float32[B] (0: padding).
 
@@ -131,11 +127,7 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
   """
   if images.shape[0] % splits:
     raise ValueError(f'a batch of {images.shape[0]} does not split into {splits} equal parts')
-  def apply(params, x, part=0):
-    if dropout_key is None:
-      return state.apply_fn({'params': params}, x)
-    return state.apply_fn({'params': params}, x, train=True,
-                          rngs={'dropout': jax.random.fold_in(dropout_key, part)})
+  apply = lambda params, x: state.apply_fn({'params': params}, x)
 
   def split_loss(params):
     """The batch's mean loss as the weighted sum of its parts' means."""
@@ -145,7 +137,7 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
     for part in range(splits):
       rows = slice(part * size, (part + 1) * size)
       part_weight = jnp.maximum(jnp.sum(weights[rows]), 1.0)
-      loss += weighted_cross_entropy(apply(params, images[rows], part), labels[rows],
+      loss += weighted_cross_entropy(apply(params, images[rows]), labels[rows],
                                      weights[rows]) * (part_weight / total_weight)
     return loss
 
@@ -238,7 +230,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
   if not options.augmentation.is_identity:
     batch_images = options.augmentation(step_key, batch_images)
   state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale,
-                           options.splits, jax.random.fold_in(step_key, streams.DROPOUT))
+                           options.splits)
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
