@@ -169,6 +169,11 @@ VARIANTS = {
                      '--frozen=conv1'),
     'n500_default_conv1_trained': ('--n_labeled=500', *FAST12, '--deskew=digits',
                                    '--graph_check=digits'),
+    # And at 300 labels.
+    'n300_default': ('--n_labeled=300', *FAST12, '--deskew=digits', '--graph_check=digits',
+                     '--frozen=conv1'),
+    'n300_default_conv1_trained': ('--n_labeled=300', *FAST12, '--deskew=digits',
+                                   '--graph_check=digits'),
     # The graph check's spreading also taking the first pseudo-labels
     # (--propagate: fast_deskew_graph_propagate, and _iter10, not run) was
     # tried here and removed: rerun it at commit 91d0ab6 (BENCHMARKS.md).
