@@ -169,10 +169,14 @@ VARIANTS = {
                      '--frozen=conv1'),
     'n500_default_conv1_trained': ('--n_labeled=500', *FAST12, '--deskew=digits',
                                    '--graph_check=digits'),
-    # And at 300 labels.
+    # And at 300 and 200 labels.
     'n300_default': ('--n_labeled=300', *FAST12, '--deskew=digits', '--graph_check=digits',
                      '--frozen=conv1'),
     'n300_default_conv1_trained': ('--n_labeled=300', *FAST12, '--deskew=digits',
+                                   '--graph_check=digits'),
+    'n200_default': ('--n_labeled=200', *FAST12, '--deskew=digits', '--graph_check=digits',
+                     '--frozen=conv1'),
+    'n200_default_conv1_trained': ('--n_labeled=200', *FAST12, '--deskew=digits',
                                    '--graph_check=digits'),
     # The graph check's spreading also taking the first pseudo-labels
     # (--propagate: fast_deskew_graph_propagate, and _iter10, not run) was
