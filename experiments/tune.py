@@ -163,8 +163,9 @@ VARIANTS = {
                                              '--graph_check=digits', '--frozen=conv1',
                                              '--frozen_below=0'),
     # Where between 100 and 1,000 labels a trained conv1 starts to pay
-    # (--frozen_below, 1,000: the two label counts it was measured at): 500
-    # labels, conv1 at its init (the default there) and trained.
+    # (--frozen_below, then 1,000: the two label counts it was measured at): 500
+    # labels, conv1 at its init and trained. It paid at each, so --frozen_below
+    # is 200 since.
     'n500_default': ('--n_labeled=500', *FAST12, '--deskew=digits', '--graph_check=digits',
                      '--frozen=conv1'),
     'n500_default_conv1_trained': ('--n_labeled=500', *FAST12, '--deskew=digits',

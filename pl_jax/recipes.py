@@ -6,7 +6,7 @@ from pl_jax import config as config_lib
 RECIPES = {
     # Towards 99 % from 100 labels within 5 minutes on 2 CPU cores
     # (BENCHMARKS.md: targets): the defaults. MNIST's images deskewed, the
-    # first convolution kept at its random init below 1,000 labels (1.3-1.5x
+    # first convolution kept at its random init below 200 labels (1.3-1.5x
     # the training rate), augmentation in the step, class-balanced selection
     # whose share grows each iteration, of the predictions that label spreading from
     # the human labels agrees with; revisable pseudo-labels, one model trained
