@@ -164,21 +164,13 @@ VARIANTS = {
                                              '--frozen_below=0'),
     # Where between 100 and 1,000 labels a trained conv1 starts to pay
     # (--frozen_below, then 1,000: the two label counts it was measured at): 500
-    # labels, conv1 at its init and trained. It paid at each, so --frozen_below
-    # is 200 since.
-    'n500_default': ('--n_labeled=500', *FAST12, '--deskew=digits', '--graph_check=digits',
-                     '--frozen=conv1'),
-    'n500_default_conv1_trained': ('--n_labeled=500', *FAST12, '--deskew=digits',
-                                   '--graph_check=digits'),
-    # And at 300 and 200 labels.
-    'n300_default': ('--n_labeled=300', *FAST12, '--deskew=digits', '--graph_check=digits',
-                     '--frozen=conv1'),
-    'n300_default_conv1_trained': ('--n_labeled=300', *FAST12, '--deskew=digits',
-                                   '--graph_check=digits'),
-    'n200_default': ('--n_labeled=200', *FAST12, '--deskew=digits', '--graph_check=digits',
-                     '--frozen=conv1'),
-    'n200_default_conv1_trained': ('--n_labeled=200', *FAST12, '--deskew=digits',
-                                   '--graph_check=digits'),
+    # labels, conv1 at its init and trained, then 300 and 200. It paid at each,
+    # so --frozen_below is 200 since.
+    **{f'n{n}_default{name}': (f'--n_labeled={n}', *FAST12, '--deskew=digits',
+                               '--graph_check=digits', *flags_)
+       for n in (500, 300, 200)
+       for name, flags_ in (('', ('--frozen=conv1',)), ('_conv1_trained', ()))},
+    # (n500_default, n500_default_conv1_trained, n300_..., n200_...)
     # The graph check's spreading also taking the first pseudo-labels
     # (--propagate: fast_deskew_graph_propagate, and _iter10, not run) was
     # tried here and removed: rerun it at commit 91d0ab6 (BENCHMARKS.md).
