@@ -125,9 +125,10 @@ class Config:
                              'of this decay per step; 0: the weights themselves.',
                              'training', Allowed(0, 1, high_open=True))
   # Why: XLA:CPU runs independent parts at once (BENCHMARKS.md, "A batch in parts").
-  batch_splits: int = setting(8, 'Each batch\'s gradient as the sum of this many parts, '
-                              'each its own pass: the same gradient up to rounding, faster '
-                              'on a multi-core CPU.', 'training', AT_LEAST_1)
+  batch_splits: int = setting(8, 'On a CPU, each batch\'s gradient as the sum of this many '
+                              'parts, each its own pass: the same gradient up to rounding, '
+                              'faster on a multi-core CPU (a GPU or TPU takes each batch in '
+                              'one part).', 'training', AT_LEAST_1)
   full_budget: bool = setting(True, 'When the run ends early (no candidates left, as when '
                               'every training example is labeled), its last iteration also '
                               'trains the epochs of the iterations it skips.', 'training')

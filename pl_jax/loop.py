@@ -221,7 +221,7 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
       optimizer=train.make_optimizer(config.learning_rate, frozen),
       streams=streams.Streams(config.seed),
       options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
-                                 config.batch_splits, sharding.batch_sharding(mesh)),
+                                 batch_parts(config), sharding.batch_sharding(mesh)),
       replicated=replicated,
       images=jax.device_put(inputs(dataset.train_images), replicated),
       test_images=(jax.device_put(inputs(dataset.test_images), replicated)
@@ -233,6 +233,14 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
              if applies(config.graph_check, dataset) and np.asarray(initial.revisable).any()
              else None),
       progress=progress)
+
+
+def batch_parts(config: Config) -> int:
+  """How many parts the train step splits each batch into: config.batch_splits
+  on a CPU, whose cores then run the parts at once; one on a GPU or TPU, where
+  a batch is already one parallel computation (on an H200 the default command
+  took 50 s in one part against 60 s in 8: BENCHMARKS.md, "On a GPU")."""
+  return config.batch_splits if jax.default_backend() == 'cpu' else 1
 
 
 def frozen_layers(config: Config, initial: select.LabelState) -> tuple[str, ...]:

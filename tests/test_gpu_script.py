@@ -7,7 +7,8 @@ import sys
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 STEPS = ('load_mnist', 'default_command', 'default_command_again', 'same_numbers',
          'deterministic', 'deterministic_again', 'deterministic_same_numbers',
-         'time_to_accuracy', 'time_to_accuracy_table', 'default_command_splits1',
+         'time_to_accuracy', 'time_to_accuracy_table', 'default_command_cache_cold',
+         'default_command_cache_warm',
          'throughput', 'end_to_end')
 
 

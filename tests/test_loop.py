@@ -125,6 +125,15 @@ def test_the_frozen_layers_stay_at_their_init_only_below_frozen_below(
   assert np.max(np.abs(updates['conv2']['kernel'])) > 0
 
 
+@pytest.mark.parametrize('backend,expected', [('cpu', 8), ('gpu', 1), ('tpu', 1)])
+def test_a_batch_is_split_in_parts_on_a_cpu_only(small_mnist, monkeypatch, backend, expected):
+  config = recipes.make_config('fast', graph_check='never')
+  assert config.batch_splits == 8
+  monkeypatch.setattr(jax, 'default_backend', lambda: backend)
+  run = loop.prepare(small_mnist, config, loop.initial_label_state(small_mnist, config), False)
+  assert loop.batch_parts(config) == run.options.splits == expected
+
+
 @pytest.mark.slow
 def test_same_seed_same_numbers(small_mnist):
   config = recipes.make_config('case_study', n_labeled=100, threshold=0.8, iterations=2, epochs=1, min_steps=20,
