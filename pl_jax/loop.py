@@ -276,7 +276,9 @@ def new_record(run: Run, initial: select.LabelState, run_config: dict | None) ->
       'devices': {'platform': jax.default_backend(), 'count': jax.device_count(),
                   'kind': jax.devices()[0].device_kind,
                   # How fast they were when it started (timing.matmul_flops).
-                  'matmul_gflops': round(timing.matmul_flops() / 1e9, 1)},
+                  'matmul_gflops': round(timing.matmul_flops() / 1e9, 1),
+                  # Each batch's parts there (batch_parts).
+                  'batch_parts': run.options.splits},
       'model': {'num_classes': dataset.num_classes,
                 'image_shape': list(dataset.train_images.shape[1:]),
                 'pixel_mean': list(dataset.pixel_mean), 'pixel_std': list(dataset.pixel_std),
