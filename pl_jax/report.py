@@ -380,6 +380,22 @@ def first_selection_table(results: dict) -> str | None:
       ['predicted class', 'selected', 'right (oracle)', 'right % (oracle)'], rows)
 
 
+def mistakes_table(results: dict) -> str | None:
+  """The last iteration's commonest wrong training labels (oracle;
+  metrics.commonest_mistakes); None where the run did not record them or has none."""
+  rows = results['iterations']
+  matrix = rows[-1].get('train_label_confusion') if rows else None
+  mistakes = metrics.commonest_mistakes(matrix) if matrix else []
+  if not mistakes:
+    return None
+  names = results.get('model', {}).get('class_names') or [str(k) for k in range(len(matrix))]
+  wrong = sum(sum(row) for row in matrix) - sum(row[k] for k, row in enumerate(matrix))
+  return common.markdown_table(
+      ['true class', 'labeled as', 'examples', 'of the wrong labels'],
+      [[names[true], names[label], format_count(count), f'{100 * count / wrong:.0f} %']
+       for true, label, count in mistakes])
+
+
 def run_markdown(results: dict, figures: dict[str, str]) -> str:
   """report.md of one run; figures: caption -> path relative to the run dir."""
   config = ', '.join(f'{k}={v}' for k, v in results['config'].items()
@@ -406,6 +422,10 @@ def run_markdown(results: dict, figures: dict[str, str]) -> str:
   first = first_selection_table(results)
   if first is not None:  # Where a run with few labels goes wrong first.
     lines += ['## The first pseudo-labels, by class', '', first, '']
+  mistakes = mistakes_table(results)
+  if mistakes is not None:  # Systematic: the largest cells name what goes wrong.
+    lines += ['## The commonest wrong training labels, last iteration (oracle)', '',
+              mistakes, '']
   return '\n'.join(lines + common.figure_sections(figures))
 
 

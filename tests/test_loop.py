@@ -13,6 +13,7 @@ from pl_jax import (augment, data_types, loop, metrics, models, predict, recipes
                     timing)
 
 ROW_FIELDS = {'iteration', 'n_train', 'n_human', 'n_pseudo', 'train_label_accuracy',
+              'train_label_confusion',
               'train_accuracy', 'test_accuracy', 'pool_size', 'pool_accuracy', 'n_selected',
               'selected_accuracy', 'n_selected_per_class', 'selected_correct_per_class',
               'n_rejected', 'rejected_accuracy', 'train_seconds',
@@ -56,6 +57,9 @@ def test_tiny_loop_on_real_mnist(small_mnist, tmp_path):
     assert sum(row['selected_correct_per_class']) == round(
         row['selected_accuracy'] * row['n_selected'])
     assert row['n_train'] + row['pool_size'] == 2000
+    confusion = np.asarray(row['train_label_confusion'])
+    assert confusion.shape == (10, 10) and confusion.sum() == row['n_train']
+    assert np.trace(confusion) == round(row['train_label_accuracy'] * row['n_train'])
   assert saved['final_test_accuracy'] == rows[-1]['test_accuracy']
   # Each iteration trains on what the one before selected.
   for before, after in zip(rows, rows[1:]):

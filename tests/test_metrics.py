@@ -45,6 +45,9 @@ def test_iteration_metrics_on_a_hand_made_case():
   assert row == {
       'n_train': 3, 'n_human': 2, 'n_pseudo': 1,
       'train_label_accuracy': 2 / 3,   # The pseudo-label 9 is wrong.
+      # Rows: true class; columns: label. 0 and 1 right, the true 2 labeled 9.
+      'train_label_confusion': [[1 if (t, l) in ((0, 0), (1, 1), (2, 9)) else 0
+                                 for l in range(10)] for t in range(10)],
       'train_accuracy': 2 / 3,         # Fits 0 and 9, misses 1 (predicted 7).
       'test_accuracy': 3 / 4,
       'pool_size': 3, 'pool_accuracy': 2 / 3,
@@ -54,6 +57,18 @@ def test_iteration_metrics_on_a_hand_made_case():
       'selected_correct_per_class': [0, 0, 0, 1, 1, 0, 0, 0, 0, 0],
       'n_rejected': 0, 'rejected_accuracy': None,
   }
+
+
+def test_commonest_mistakes_are_the_largest_off_diagonal_cells():
+  true_labels = np.array([1, 1, 1, 1, 7, 7, 4, 4, 4, 0])
+  labels = np.array([2, 2, 2, 1, 2, 1, 9, 9, 4, 0])
+  matrix = metrics.confusion(true_labels, labels, np.ones(10, bool), 10)
+  assert sum(map(sum, matrix)) == 10 and matrix[1][2] == 3 and matrix[1][1] == 1
+  assert metrics.commonest_mistakes(matrix) == [(1, 2, 3), (4, 9, 2), (7, 1, 1), (7, 2, 1)]
+  assert metrics.commonest_mistakes(matrix, top=1) == [(1, 2, 3)]
+  # The mask leaves examples out; a clean set has no mistakes.
+  assert metrics.commonest_mistakes(
+      metrics.confusion(true_labels, labels, labels == true_labels, 10)) == []
 
 
 def test_calibration_of_a_perfectly_calibrated_scorer():

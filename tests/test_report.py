@@ -116,6 +116,19 @@ def test_run_report_shows_the_first_pseudo_labels_by_class():
   assert '| 2 | 60 | - | - |' in report.run_markdown(results, {})
 
 
+def test_run_report_lists_the_commonest_wrong_training_labels():
+  results = synthetic_results()
+  assert 'wrong training labels' not in report.run_markdown(results, {})  # Older runs.
+  results['iterations'][-1]['train_label_confusion'] = [[50, 0, 0], [1, 40, 6], [0, 3, 50]]
+  text = report.run_markdown(results, {})
+  assert '## The commonest wrong training labels, last iteration (oracle)' in text
+  assert '| true class | labeled as | examples | of the wrong labels |' in text
+  assert text.index('| 1 | 2 | 6 | 60 % |') < text.index('| 2 | 1 | 3 | 30 % |') < text.index(
+      '| 1 | 0 | 1 | 10 % |')
+  results['iterations'][-1]['train_label_confusion'] = None  # A user's run.
+  assert 'wrong training labels' not in report.run_markdown(results, {})
+
+
 def test_unfinished_run_is_plotted_and_marked(tmp_path):
   run_dir = write_run(tmp_path / 'run', synthetic_results(n_iterations=2, stop_reason=None))
   text = read(report.write_run_report(run_dir))
