@@ -1,6 +1,7 @@
 """Atomic file writes: a reader (or a crash) sees the old file or the new one, whole."""
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -10,8 +11,20 @@ import numpy as np
 TMP_PREFIX = '.tmp-'  # A write in progress, renamed over its target when whole.
 
 
+class NotAFileError(OSError):
+  """The path names something other than a regular file (a device such as
+  /dev/null, a pipe): renaming a new file over it would destroy it."""
+
+
+def check_replaceable(path: str) -> None:
+  """Raises NotAFileError where path exists and is not a regular file."""
+  if os.path.exists(path) and not os.path.isfile(path):
+    raise NotAFileError(errno.EINVAL, 'not a regular file, not replaced', path)
+
+
 @contextlib.contextmanager
 def _replace_on_success(path: str, suffix: str):
+  check_replaceable(path)
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=directory, prefix=TMP_PREFIX, suffix=suffix)

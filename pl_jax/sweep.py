@@ -236,10 +236,14 @@ def replace_section(path: str, name: str, text: str) -> None:
   """Puts `text` between the markers of section `name` in a markdown file
   (appending the section if absent), atomically."""
   begin, end = f'<!-- {name}:begin -->', f'<!-- {name}:end -->'
-  old = open(path).read() if os.path.exists(path) else ''
-  block = f'{begin}\n{text.rstrip()}\n{end}'
-  if begin in old and end in old:
-    new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
-  else:
-    new = old.rstrip() + '\n\n' + block + '\n'
-  atomic.write_text(path, new)
+  try:
+    atomic.check_replaceable(path)  # Before reading: a pipe would block.
+    old = open(path).read() if os.path.exists(path) else ''
+    block = f'{begin}\n{text.rstrip()}\n{end}'
+    if begin in old and end in old:
+      new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+    else:
+      new = old.rstrip() + '\n\n' + block + '\n'
+    atomic.write_text(path, new)
+  except OSError as e:  # Not a file (--benchmarks=/dev/null), unreadable, a full disk.
+    fail(os.path.basename(sys.argv[0]), f'cannot write {path}: {e.strerror or e}')

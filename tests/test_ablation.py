@@ -20,8 +20,8 @@ def test_rows_add_one_lever_each_and_later_values_win():
   assert '--min_steps=0' not in ablation.ROWS['steps'][0]
 
 
-def test_the_tuning_seeds_are_refused():
+def test_the_tuning_seeds_are_refused(tmp_path):
   done = subprocess.run([sys.executable, 'experiments/ablation.py', '--seeds=0,100',
-                         '--summarize_only', '--benchmarks=/dev/null'], cwd=ROOT,
+                         '--summarize_only', f'--benchmarks={tmp_path}/B.md'], cwd=ROOT,
                         capture_output=True, text=True, timeout=120)
   assert done.returncode == 2 and 'seed 100 is for tuning' in done.stderr

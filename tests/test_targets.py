@@ -4,14 +4,16 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.join(os.path.dirname(__file__), '..')
 
 
 def _targets(*args):
-  return subprocess.run([sys.executable, 'experiments/targets.py', '--summarize_only',
-                         '--benchmarks=/dev/null', '--runs_dir=/nonexistent', *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=120)
+  with tempfile.TemporaryDirectory() as scratch:
+    return subprocess.run([sys.executable, 'experiments/targets.py', '--summarize_only',
+                           f'--benchmarks={scratch}/B.md', '--runs_dir=/nonexistent', *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 def test_the_tuning_seeds_are_refused():
