@@ -82,7 +82,7 @@ def test_tiny_real_run(tmp_path, mnist):
   assert 'final test accuracy' in done.stdout
   results = json.loads((tmp_path / 'results.json').read_text())
   speed = results['devices'].pop('matmul_gflops')
-  assert results['devices'] == {'platform': 'cpu', 'count': 2, 'kind': 'cpu'}
+  assert results['devices'] == {'platform': 'cpu', 'count': 2, 'kind': 'cpu', 'batch_parts': 8}
   assert 0 < speed < 1e6  # GFLOP/s, measured when the run started.
   assert results['config']['threshold'] == 0.5 and results['config']['dataset'] == 'mnist'
   [row] = results['iterations']
