@@ -30,7 +30,8 @@ def test_mnist_is_the_canonical_data_set(mnist):
 
 
 @pytest.mark.skipif(not os.path.isdir(data.FASHION_MNIST_DIR),
-                    reason='Debian package dataset-fashion-mnist not installed (.ci/run installs it)')
+                    reason='Debian package dataset-fashion-mnist not installed '
+                           '(.ci/run installs it)')
 def test_fashion_mnist_from_debian():
   fashion = data.load_dataset('fashion_mnist', offline=True)
   chex.assert_shape(fashion.train_images, (60000, 28, 28, 1))
