@@ -134,9 +134,9 @@ def test_a_batch_is_split_in_parts_on_a_cpu_only(small_mnist, monkeypatch, backe
   config = recipes.make_config('fast', graph_check='never')
   assert config.batch_splits == 8
   monkeypatch.setattr(jax, 'default_backend', lambda: backend)
-  run = loop.prepare(small_mnist, config, loop.initial_label_state(small_mnist, config), False)
-  assert loop.batch_parts(config) == run.options.splits == expected
   initial = loop.initial_label_state(small_mnist, config)
+  run = loop.prepare(small_mnist, config, initial, False)
+  assert loop.batch_parts(config) == run.options.splits == expected
   assert loop.new_record(run, initial, None)['devices']['batch_parts'] == expected
 
 
