@@ -48,8 +48,7 @@ def wrong_pairs(labels: np.ndarray, source: np.ndarray, true_labels: np.ndarray,
   pseudo = source == select.PSEUDO
   matrix = metrics.confusion(true_labels, labels, pseudo, num_classes)
   human = source == select.HUMAN
-  return {'pseudo': int(pseudo.sum()),
-          'wrong': int((pseudo & (labels != true_labels)).sum()),
+  return {'pseudo': int(pseudo.sum()), 'wrong': metrics.mistakes(matrix),
           'pairs': metrics.commonest_mistakes(matrix, top),
           'human_per_class': np.bincount(true_labels[human], minlength=num_classes).tolist()}
 

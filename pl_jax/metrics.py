@@ -110,6 +110,11 @@ def confusion(true_labels: np.ndarray, labels: np.ndarray, mask: np.ndarray,
   return counts.reshape(num_classes, num_classes).tolist()
 
 
+def mistakes(matrix: list[list[int]]) -> int:
+  """How many examples a confusion matrix (confusion) holds off its diagonal."""
+  return int(np.sum(matrix) - np.trace(matrix))
+
+
 def commonest_mistakes(matrix: list[list[int]], top: int = 5) -> list[tuple[int, int, int]]:
   """The `top` largest off-diagonal cells of a confusion matrix (confusion), as
   (true class, label, count), largest first (ties: lower classes first); no

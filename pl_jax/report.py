@@ -389,7 +389,7 @@ def mistakes_table(results: dict) -> str | None:
   if not mistakes:
     return None
   names = results.get('model', {}).get('class_names') or [str(k) for k in range(len(matrix))]
-  wrong = sum(sum(row) for row in matrix) - sum(row[k] for k, row in enumerate(matrix))
+  wrong = metrics.mistakes(matrix)
   return common.markdown_table(
       ['true class', 'labeled as', 'examples', 'of the wrong labels'],
       [[names[true], names[label], format_count(count), f'{100 * count / wrong:.0f} %']
