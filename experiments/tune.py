@@ -202,6 +202,14 @@ VARIANTS = {
     # default_scale02, default_wd005, default_wd02, default_dropout05) and a
     # second final model at 1,000 labels (n1000_default_final2) were tried
     # here and removed: rerun them at commit 0463563 (BENCHMARKS.md).
+    # 100 labels drawn 10 per class (the stratified target, 99.1 %): the
+    # default, and the few_labels recipe (its first pseudo-labels by label
+    # spreading, images as they come, every layer trained), which reached
+    # 99.06 % test accuracy from 50 such labels (seeds 161-163) where the
+    # default reaches 98.82 % from 100 (seeds 190-198).
+    'n100s_default': ('--stratified', *FAST12, '--deskew=digits', '--graph_check=digits',
+                      '--frozen=conv1'),
+    'n100s_few_labels': ('--stratified', *FAST12, '--propagate'),
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }
