@@ -41,8 +41,7 @@ def main(argv):
                                          optimizer))
     options = train.TrainOptions(64, splits=FLAGS.batch_splits,
                                  sharding=sharding.batch_sharding(mesh))
-    state, _ = train.train_epoch(state, jax.random.PRNGKey(1), images, labels, mask, 0, 1,
-                                 options)
+    state, _ = train.train_epoch(state, jax.random.PRNGKey(1), images, labels, mask, options)
     return b''.join(np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(
         jax.device_get(state.params)))
 

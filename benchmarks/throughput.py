@@ -58,7 +58,7 @@ def jax_throughput(images, labels):
   key = jax.random.PRNGKey(2)
   options = train.TrainOptions(FLAGS.batch_size, splits=FLAGS.batch_splits, sharding=batches)
   step_args = lambda step: (order, step % (n // FLAGS.batch_size), key, images, labels, n,
-                            1.0, options)
+                            options)
   compiled = train.train_step_at.lower(state, *step_args(0)).compile()
   # The cost of one device's share of the partitioned step; the batch's is mesh.size times.
   train_flops = (compiled.cost_analysis().get('flops', float('nan')) * mesh.size
@@ -77,7 +77,7 @@ def jax_throughput(images, labels):
 
   def run_epoch():  # What a run does: one jitted call, the steps in a fori_loop.
     nonlocal state
-    state, loss = train.train_epoch(state, key, images, labels, mask, 0, 1, options)
+    state, loss = train.train_epoch(state, key, images, labels, mask, options)
     jax.block_until_ready(loss)
 
   rates = {}

@@ -4,7 +4,7 @@ without training: each group of runs (its members, `+`-joined) predicts its
 validation split (the examples its runs held out, --validation) by the mean of
 its members' softmax, against each member alone.
 
-  python experiments/ensemble.py --groups=runs/tune/fast-s100+runs/tune/fast_cosine-s100
+  python experiments/ensemble.py --groups=runs/tune/fast-s100+runs/tune/fast_views4-s100
 
 A member can be a run of the loop or a model trained on a run's labels
 (experiments/label_noise.py's `as_labeled`: the shape of a last iteration that

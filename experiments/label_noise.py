@@ -18,12 +18,13 @@ experiment and never a lever of the recipe.
 
 The same fresh last iteration also screens levers of the last iteration
 alone, without rerunning the loop (a fresh model on a run's labels does as
-well as the run's own last model): other training flags on the run's labels
-(`cosine`: --lr_schedule=cosine). See VARIANTS. (The `slack10` variant, the last
-selection made again with --class_slack=0.1, can be rerun at commit 01d7d88.)
+well as the run's own last model): other training flags on the run's labels.
+See VARIANTS. (The `slack10` variant, the last selection made again with
+--class_slack=0.1, can be rerun at commit 01d7d88; the `cosine` variant,
+--lr_schedule=cosine, at 27226ee.)
 
   python experiments/label_noise.py --run=runs/tune/final20_ema-s100
-  python experiments/label_noise.py --run=A,B,C --variants=as_labeled,true_labels,cosine
+  python experiments/label_noise.py --run=A,B,C --variants=as_labeled,true_labels
 
 The data sets are written as .npz under --runs_dir/<run's name>/ and trained
 by run.py (--dataset=npz:PATH --iterations=1, so the one iteration is the last
@@ -52,7 +53,6 @@ flags.DEFINE_bool('summarize_only', False, 'Only rebuild the table from finished
 VARIANTS = {
     'as_labeled': ('as_labeled', ()),
     'true_labels': ('true_labels', ()),
-    'cosine': ('as_labeled', ('--lr_schedule=cosine',)),
 }
 
 

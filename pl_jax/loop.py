@@ -38,6 +38,7 @@ from jax.sharding import NamedSharding
 
 from pl_jax import (atomic, augment, checkpoint, data, data_types, metrics, models, propagate,
                     score, select, sharding, streams, timing, train)
+from pl_jax import config as config_lib
 from pl_jax.config import Config
 
 STOP_MAX_ITERATIONS = 'max_iterations'
@@ -220,8 +221,8 @@ def prepare(dataset: data_types.Dataset, config: Config, initial: select.LabelSt
       frozen=frozen,
       optimizer=train.make_optimizer(config.learning_rate, frozen),
       streams=streams.Streams(config.seed),
-      options=train.TrainOptions(config.batch_size, config.augmentation, config.lr_schedule,
-                                 batch_parts(config), sharding.batch_sharding(mesh)),
+      options=train.TrainOptions(config.batch_size, config.augmentation, batch_parts(config),
+                                 sharding.batch_sharding(mesh)),
       replicated=replicated,
       images=jax.device_put(inputs(dataset.train_images), replicated),
       test_images=(jax.device_put(inputs(dataset.test_images), replicated)
@@ -646,6 +647,8 @@ def _resume(workdir: str, run: Run, record: dict, like_train_state: train.TrainS
   if held is None:
     return None  # A new run.
   restored, theirs, problem = held
+  if theirs is not None:
+    theirs = config_lib.without_removed(theirs)
   if problem is not None or theirs != record['recipe']:
     _start_over(workdir, record, theirs, problem, overwrite)
     return None

@@ -89,12 +89,10 @@ def create_train_state(key: jax.Array, model: nn.Module, image_shape: tuple[int,
 class TrainOptions:
   """How a training run steps: static under jit (hashable), so it travels as one
   argument. batch_size: examples per step; augmentation: drawn per step;
-  lr_schedule: the learning rate over a run's steps (lr_scale); splits: the
-  batch's parts, each its own pass (train_step); sharding: how to split the
-  batch over devices (sharding.batch_sharding), or None for one device."""
+  splits: the batch's parts, each its own pass (train_step); sharding: how to
+  split the batch over devices (sharding.batch_sharding), or None for one device."""
   batch_size: int
   augmentation: augment.Augmentation = augment.Augmentation()
-  lr_schedule: str = 'constant'
   splits: int = 1
   sharding: NamedSharding | None = None
 
@@ -110,13 +108,11 @@ def weighted_cross_entropy(logits: jax.Array, labels: jax.Array,
 
 
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights: jax.Array,
-               lr_scale: jax.Array | float = 1.0, splits: int = 1) -> tuple[TrainState, jax.Array]:
+               splits: int = 1) -> tuple[TrainState, jax.Array]:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B];
   weights: float32[B] (0: padding).
 
-  lr_scale: float32[], multiplies the learning rate (Adam's update is linear in
-  it); a traced value, so a schedule never recompiles the step. splits: the
-  batch's loss as the sum of this many parts' (B divisible by it), each part
+  splits: the batch's loss as the sum of this many parts' (B divisible by it), each part
   its own forward and backward pass; the same gradient up to float rounding.
   Why: XLA:CPU runs independent computations at once, and 8 parts of a batch of
   64 train faster on a 2-core CPU than the whole batch, whose small
@@ -147,27 +143,11 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
     return weighted_cross_entropy(apply(params, images), labels, weights)
   loss, grads = jax.value_and_grad(loss_fn)(state.params)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-  updates = jax.tree.map(lambda update: lr_scale * update, updates)
   params = optax.apply_updates(state.params, updates)
   ema_params = (None if state.ema_params is None else
                 ema_update(state.ema_params, params, state.ema_decay, state.step + 1))
   return state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                        ema_params=ema_params), loss
-
-
-def lr_scale(schedule: str, step: jax.Array | int, total_steps: jax.Array | int) -> jax.Array:
-  """The learning-rate multiplier of step `step` (from 0) of a training run of
-  total_steps steps: float32[] (traceable: step and total_steps may be traced).
-
-  'constant': 1 (the case study's). 'cosine': from 1 down towards 0 along a
-  half cosine (Loshchilov & Hutter 2017), so every training run ends annealed.
-  Written out rather than an optax schedule: total_steps changes with the
-  training set and is traced, so one compilation serves every iteration.
-  """
-  if schedule == 'constant':
-    return jnp.float32(1)
-  fraction = jnp.asarray(step, jnp.float32) / jnp.maximum(total_steps, 1)
-  return (0.5 * (1 + jnp.cos(jnp.pi * fraction))).astype(jnp.float32)
 
 
 # Training sets up to this size are shuffled in a window of this many slots
@@ -210,14 +190,13 @@ def epoch_order(key: jax.Array, train_mask: jax.Array, batch_size: int) -> jax.A
 @functools.partial(jax.jit, static_argnames='options', donate_argnames='state')
 def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax.Array,
                   images: jax.Array, labels: jax.Array, n_train: jax.Array,
-                  lr_scale: jax.Array | float, options: TrainOptions) -> tuple[TrainState, jax.Array]:
+                  options: TrainOptions) -> tuple[TrainState, jax.Array]:
   """Step `step` of an epoch: the batch is gathered (and augmented) on the device.
 
   order: int32[N + batch_size] from epoch_order; key: the epoch's augmentation
   key (the step's is folded in); images: uint8[N, H, W, C], the whole training
   array; labels: int32[N], the labels in use; n_train: the number of training
-  examples (batch positions past it are padding, weighted 0); lr_scale: the
-  step's learning-rate multiplier (see lr_scale).
+  examples (batch positions past it are padding, weighted 0).
   """
   batch_size, sharding = options.batch_size, options.sharding
   step_key = jax.random.fold_in(key, step)
@@ -229,8 +208,7 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
         (batch_images, batch_labels, weights), sharding)
   if not options.augmentation.is_identity:
     batch_images = options.augmentation(step_key, batch_images)
-  state, loss = train_step(state, batch_images, batch_labels, weights, lr_scale,
-                           options.splits)
+  state, loss = train_step(state, batch_images, batch_labels, weights, options.splits)
   if sharding is not None:  # Whole on every device, so every host can read it.
     state, loss = sharding_lib.replicate((state, loss), sharding.mesh)
   return state, loss
@@ -238,16 +216,13 @@ def train_step_at(state: TrainState, order: jax.Array, step: jax.Array, key: jax
 
 @functools.partial(jax.jit, static_argnames='options', donate_argnames='state')
 def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
-                train_mask: jax.Array, first_step: jax.Array | int,
-                total_steps: jax.Array | int,
-                options: TrainOptions) -> tuple[TrainState, jax.Array]:
+                train_mask: jax.Array, options: TrainOptions) -> tuple[TrainState, jax.Array]:
   """One shuffled pass over the masked examples in one jitted call, as a PyTorch
   DataLoader with drop_last=False makes it (the last batch may be partial).
 
   key: the epoch's (streams.py). The steps run in a lax.fori_loop whose length,
   ceil(sum(train_mask) / batch_size), is a traced value: one compilation
-  serves every mask. first_step and total_steps place the epoch in its
-  training run, for the learning-rate schedule (lr_scale).
+  serves every mask.
 
   Returns the new state and the mean batch loss, float32[].
   """
@@ -258,9 +233,8 @@ def train_epoch(state: TrainState, key: jax.Array, images: jax.Array, labels: ja
 
   def step_fn(step, carry):
     state, loss_sum = carry
-    state, loss = train_step_at(
-        state, order, step, augment_key, images, labels, n_train,
-        lr_scale(options.lr_schedule, first_step + step, total_steps), options)
+    state, loss = train_step_at(state, order, step, augment_key, images, labels, n_train,
+                                options)
     return state, loss_sum + loss
   state, loss_sum = jax.lax.fori_loop(0, n_steps, step_fn, (state, jnp.float32(0)))
   return state, loss_sum / jnp.maximum(n_steps, 1)
@@ -286,14 +260,12 @@ def fit(state: TrainState, key: jax.Array, images: jax.Array, labels: jax.Array,
   """
   n_train = int(jnp.sum(train_mask))
   total = num_epochs(n_train, options.batch_size, epochs, min_steps)
-  steps_per_epoch = math.ceil(n_train / options.batch_size)
   losses = []
   with tqdm.trange(total, desc=description, unit='epoch', disable=not progress,
                    leave=False, dynamic_ncols=True) as bar:
     for epoch in bar:
       state, loss = train_epoch(state, jax.random.fold_in(key, epoch), images, labels,
-                                train_mask, epoch * steps_per_epoch, total * steps_per_epoch,
-                                options)
+                                train_mask, options)
       losses.append(float(loss))  # Also keeps one epoch in flight at a time.
       bar.set_postfix(loss=f'{losses[-1]:.4f}', n_train=n_train)
   return state, losses

@@ -47,3 +47,11 @@ def test_every_setting_is_declared_with_help_group_and_a_default_it_allows():
     assert field.default in field.metadata['allowed'], field.name
   assert all(config_lib.fields_of(group) for group in config_lib.GROUPS)
   config_lib.check(config_lib.Config())  # The defaults pass their own checks.
+
+
+def test_a_removed_setting_is_dropped_only_where_it_ran_as_pl_jax_now_runs():
+  assert config_lib.without_removed({'threshold': 0.99, 'lr_schedule': 'constant'}) == {
+      'threshold': 0.99}
+  assert config_lib.without_removed({'threshold': 0.99, 'lr_schedule': 'cosine'}) == {
+      'threshold': 0.99, 'lr_schedule': 'cosine'}
+  assert not config_lib.REMOVED.keys() & config_lib.names()

@@ -310,14 +310,13 @@ def test_oracle_metrics_are_labelled_so_in_the_docs():
 @pytest.mark.parametrize('selection', ['balanced', 'threshold'])
 def test_every_setting_together_compiles_once(small_mnist, selection):
   """The default recipe's settings (revisable, balanced or capped threshold
-  selection, curriculum, augmentation, EMA, warm start, scoring views) with a
-  cosine schedule and the batch in parts (one final model: the ensemble's own
-  compilations at the end are test_final_models_...'s)."""
+  selection, curriculum, augmentation, EMA, warm start, scoring views) with
+  the batch in parts (one final model: the ensemble's own compilations at the
+  end are test_final_models_...'s)."""
   config = recipes.make_config('strong', n_labeled=300, threshold=0.5, iterations=3,
                                epochs=1, min_steps=40, final_epochs=1, selection=selection,
-                               curriculum_step=0.3, stratified=True, lr_schedule='cosine',
-                               ema_decay=0.99, score_views=2, batch_splits=2,
-                               final_models=1)
+                               curriculum_step=0.3, stratified=True, ema_decay=0.99,
+                               score_views=2, batch_splits=2, final_models=1)
   compiles_after = []
   with timing.CompileClock() as clock:
     result = loop.self_train(small_mnist, config, progress=False,
@@ -405,3 +404,24 @@ def test_final_models_predict_by_their_mean_softmax(small_mnist, tmp_path):
 def test_final_models_must_be_at_least_one():
   with pytest.raises(config_lib.ConfigError, match='final_models must be >= 1, got 0'):
     recipes.make_config('case_study', final_models=0)
+
+
+# The resumed case trains (6 s): the fast tier keeps the refusal only.
+@pytest.mark.parametrize('recorded, refused', [
+    pytest.param('constant', False, marks=pytest.mark.slow), ('cosine', True)])
+def test_a_run_recorded_with_a_removed_setting_resumes_only_as_it_ran(
+    small_mnist, tmp_path, recorded, refused):
+  # lr_schedule is gone; `constant` is how every run trains now, `cosine` is not.
+  assert config_lib.REMOVED == {'lr_schedule': 'constant'}
+  config = dataclasses.replace(TINY, iterations=1)
+  initial = loop.initial_label_state(small_mnist, config)
+  theirs = {**loop.recipe(small_mnist, config, initial), 'lr_schedule': recorded}
+  (tmp_path / 'results.json').write_text(json.dumps({'recipe': theirs, 'iterations': []}))
+  if refused:
+    with pytest.raises(loop.WorkdirError, match=r'holds another run \(differs in: lr_schedule\)'):
+      loop.self_train(small_mnist, config, str(tmp_path), progress=False, log=lambda _: None)
+  else:  # This recipe's results.json without a checkpoint: the run starts over.
+    record = loop.self_train(small_mnist, config, str(tmp_path), progress=False,
+                             log=lambda _: None).record
+    assert record['stop_reason'] == loop.STOP_MAX_ITERATIONS
+    assert 'lr_schedule' not in json.loads((tmp_path / 'results.json').read_text())['recipe']

@@ -33,7 +33,6 @@ def run(*args, env=None):
     (['--frozen=fc7'], '--frozen must be one of conv1, conv2, fc1, fc2, got fc7'),
     (['--selection=class_share'], "--selection must be one of threshold, balanced, got "
                                   "'class_share'"),
-    (['--lr_schedule=step'], "--lr_schedule must be one of constant, cosine, got 'step'"),
     (['--deskew=yes'], "--deskew must be one of digits, always, never, got 'yes'"),
     (['--recipe=seed'], "--recipe must be one of fast, strong, few_labels, case_study, got 'seed'"),
     (['--dataset=cifar10'], "--dataset must be one of mnist, fashion_mnist, npz:PATH or "

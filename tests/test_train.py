@@ -89,36 +89,6 @@ def test_frozen_layers_keep_their_init(small_mnist):
                              frozen=('fc9',))
 
 
-def test_lr_scale():
-  assert train.lr_scale('constant', 7, 10) == 1
-  cosine = [float(train.lr_scale('cosine', step, 4)) for step in range(4)]
-  np.testing.assert_allclose(cosine, [1, 0.5 + 0.5 * np.cos(np.pi / 4), 0.5,
-                                      0.5 + 0.5 * np.cos(3 * np.pi / 4)], rtol=1e-6)
-  traced = jax.jit(train.lr_scale, static_argnums=0)('cosine', jnp.int32(2), jnp.int32(4))
-  chex.assert_type(traced, jnp.float32)
-  np.testing.assert_allclose(traced, 0.5, rtol=1e-6)
-
-
-def test_lr_scale_scales_the_update_and_does_not_recompile():
-  model = models.CNN()
-  optimizer = train.make_optimizer(1e-3)
-  images = jnp.asarray(np.random.RandomState(0).randint(0, 255, (8, 28, 28, 1)), jnp.uint8)
-  labels = jnp.arange(8) % 10
-  weights = jnp.ones(8)
-  fresh = lambda: train.create_train_state(jax.random.PRNGKey(0), model, (28, 28, 1),
-                                           optimizer)
-  step = jax.jit(train.train_step)
-  initial = fresh().params['conv1']['kernel']
-  moved = {}
-  for scale in (1.0, 0.5, 0.0):
-    state, _ = step(fresh(), images, labels, weights, np.float32(scale))
-    moved[scale] = state.params['conv1']['kernel'] - initial
-  assert step._cache_size() == 1  # pylint: disable=protected-access
-  assert np.abs(moved[1.0]).max() > 0
-  np.testing.assert_allclose(moved[0.5], 0.5 * moved[1.0], rtol=1e-4, atol=1e-9)
-  np.testing.assert_array_equal(moved[0.0], 0)
-
-
 @pytest.mark.slow
 def test_a_batch_in_parts_takes_the_same_step(small_mnist):
   images = jnp.asarray(small_mnist.train_images[:32])
