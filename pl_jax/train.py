@@ -112,10 +112,10 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, weights:
   """One Adam step on a batch. images: uint8[B, H, W, C]; labels: int32[B];
   weights: float32[B] (0: padding).
 
-  splits: the batch's loss as the sum of this many parts' (B divisible by it), each part
-  its own forward and backward pass; the same gradient up to float rounding.
-  Why: XLA:CPU runs independent computations at once, and 8 parts of a batch of
-  64 train faster on a 2-core CPU than the whole batch, whose small
+  splits: the batch's loss as the sum of this many parts' (B divisible by it),
+  each part its own forward and backward pass; the same gradient up to float
+  rounding. Why: XLA:CPU runs independent computations at once, and 8 parts of
+  a batch of 64 train faster on a 2-core CPU than the whole batch, whose small
   convolutions are split over the cores less well (BENCHMARKS.md).
 
   Raises:
