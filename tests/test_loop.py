@@ -175,6 +175,8 @@ def test_iteration_epochs(iteration, last, full_budget, expected):
   assert loop.iteration_epochs(config, iteration, last, 50_000) == expected
 
 
+# 6 s of training; the fast tier checks the epochs' arithmetic (test_iteration_epochs).
+@pytest.mark.slow
 def test_a_run_whose_every_label_is_known_trains_its_whole_budget(small_mnist):
   config = recipes.make_config('fast', n_labeled=len(small_mnist.train_labels), iterations=4,
                                final_epochs=2, min_steps=0, score_views=0)
