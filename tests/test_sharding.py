@@ -30,7 +30,7 @@ state = train.create_train_state(jax.random.PRNGKey(0), models.CNN(num_classes=3
 images = jax.device_put(arrays["images"][:128], sharding.replicated(mesh))
 order = train.epoch_order(jax.random.PRNGKey(0), jax.numpy.ones(128, bool), 64)
 hlo = train.train_step_at.lower(state, order, 0, jax.random.PRNGKey(1), images,
-                                jax.numpy.zeros(128, jax.numpy.int32), 128, 1.0,
+                                jax.numpy.zeros(128, jax.numpy.int32), 128,
                                 train.TrainOptions(64, sharding=sharding.batch_sharding(mesh))
                                 ).compile().as_text()
 print(json.dumps({"devices": len(jax.devices()),
