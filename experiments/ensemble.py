@@ -33,8 +33,7 @@ def held_out(members: list[str]) -> np.ndarray:
   masks = []
   for run in members:
     try:
-      with np.load(os.path.join(run, 'labels.npz')) as f:
-        masks.append(f['source'] == select.VALIDATION)
+      masks.append(sweep.load_labels(run)[1] == select.VALIDATION)
     except (OSError, KeyError, ValueError) as e:
       raise predict.PredictError(f'{run}: no readable labels.npz ({type(e).__name__})') from None
   if not masks[0].any() or any(not np.array_equal(mask, masks[0]) for mask in masks):

@@ -72,8 +72,7 @@ def write_data_sets(run: str, run_dir: str, mnist: data_types.Dataset,
                     names) -> dict[str, tuple[int, int]]:
   """Writes run_dir/<name>.npz for the named label sets of the run; returns each
   set's (labeled examples, wrong labels) for the table."""
-  with np.load(os.path.join(run, 'labels.npz')) as f:
-    labels, source = f['labels'], f['source']
+  labels, source = sweep.load_labels(run)
   if len(labels) != len(mnist.train_labels):
     sweep.fail('label_noise.py', f'{run} is not a run on MNIST\'s training set')
   sets = label_sets(labels, source, mnist.train_labels)

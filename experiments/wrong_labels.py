@@ -80,12 +80,11 @@ def row(name: str, found: dict) -> str:
 
 def read_labels(run: str) -> tuple[np.ndarray, np.ndarray]:
   """A run's labels.npz: (labels, source), or a one-line exit."""
-  path = os.path.join(run, 'labels.npz')
   try:
-    with np.load(path, allow_pickle=False) as f:
-      return f['labels'], f['source']
+    return sweep.load_labels(run)
   except (OSError, KeyError, ValueError, EOFError) as e:
-    sweep.fail(SCRIPT, f'{path}: no readable labels ({type(e).__name__})')
+    sweep.fail(SCRIPT, f'{os.path.join(run, "labels.npz")}: no readable labels '
+               f'({type(e).__name__})')
 
 
 def main(argv):

@@ -44,6 +44,13 @@ def load_results(workdir: str) -> dict | None:
     return None
 
 
+def load_labels(workdir: str) -> tuple[np.ndarray, np.ndarray]:
+  """The run's labels.npz: (labels, source), int[N] each (select.LabelState's).
+  Raises what np.load raises where it is absent or unreadable."""
+  with np.load(os.path.join(workdir, 'labels.npz'), allow_pickle=False) as f:
+    return f['labels'], f['source']
+
+
 def is_finished(workdir: str) -> bool:
   results = load_results(workdir)
   return results is not None and results.get('stop_reason') is not None
