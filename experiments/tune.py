@@ -209,14 +209,6 @@ VARIANTS = {
     'n100s_default': ('--stratified', *FAST12, '--deskew=digits', '--graph_check=digits',
                       '--frozen=conv1'),
     'n100s_few_labels': ('--stratified', *FAST12, '--propagate'),
-    # Each class's cap in proportion to the human labels' classes
-    # (--selection=prior) instead of an equal share: MNIST's 1s are 11 % of
-    # the pool, so the equal cap leaves about 600 of them unlabeled, while a
-    # class rarer than a tenth has room for another class's mistakes.
-    'n1000_default_prior': ('--n_labeled=1000', *FAST12, '--deskew=digits',
-                            '--graph_check=digits', '--selection=prior'),
-    'default_prior': (*FAST12, '--deskew=digits', '--graph_check=digits', '--frozen=conv1',
-                      '--selection=prior'),
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }

@@ -16,7 +16,7 @@ from typing import Any
 # Parameter names of models.CNN's layers (the reference model's), which
 # `frozen` may name; kept here so that settings are checked before JAX loads.
 LAYERS = ('conv1', 'conv2', 'fc1', 'fc2')
-SELECTIONS = ('threshold', 'balanced', 'prior')
+SELECTIONS = ('threshold', 'balanced')
 # Where a setting for images like MNIST's applies: to handwritten digits (where
 # it was measured), to any images, or nowhere.
 APPLIES = ('digits', 'always', 'never')
@@ -145,9 +145,7 @@ class Config:
   iterations: int = setting(12, 'Most train / score / select rounds.', 'selection',
                             AT_LEAST_1)
   selection: str = setting('balanced', 'threshold: every candidate above the threshold; '
-                           'balanced: at most an equal share of them per predicted class; '
-                           'prior: at most a share per predicted class in proportion to '
-                           'the human labels\' classes.',
+                           'balanced: at most an equal share of them per predicted class.',
                            'selection', Allowed(choices=SELECTIONS))
   curriculum_step: float = setting(0.2, 'Iteration k selects at most a share min(1, k * '
                                    'step) of the candidates; 0: no cap.', 'selection',

@@ -485,11 +485,8 @@ def score_iteration(run: Run, train_state: train.TrainState, label_state: select
                          run.streams.views(iteration))
     figures = predictor_figures(run, run.model.apply, params)
     candidates = candidates_of(label_state, config)
-    shares = select.human_class_shares(np.asarray(label_state.labels),
-                                       np.asarray(label_state.source) == select.HUMAN,
-                                       run.dataset.num_classes)
     selected = choose(config, scores, agreeing(run, candidates, scores[1]),
-                      run.dataset.num_classes, iteration, shares)
+                      run.dataset.num_classes, iteration)
     (confidence, predicted, margin), selected, candidates = jax.device_get(
         (scores, selected, candidates))
   images = len(confidence) * (1 + config.score_views) + held_out_images(run)
@@ -615,7 +612,7 @@ def agreeing(run: Run, candidates: jax.Array, predicted: jax.Array) -> jax.Array
 
 
 def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
-           iteration: int, class_shares: np.ndarray | None = None) -> jax.Array:
+           iteration: int) -> jax.Array:
   """The examples this iteration pseudo-labels, by the config's selection rule.
 
   scores: (confidence, predicted, margin) of every training example;
@@ -624,11 +621,6 @@ def choose(config: Config, scores, candidates: jax.Array, num_classes: int,
   confidence, predicted, _ = scores
   if config.selection == 'threshold' and config.curriculum_step <= 0:
     return select.select_confident(confidence, candidates, config.threshold)
-  if config.selection == 'prior':
-    caps = select.curriculum_caps(int(candidates.sum()), class_shares, iteration,
-                                  config.curriculum_step)
-    return select.select_balanced(confidence, predicted, candidates, config.threshold,
-                                  jnp.asarray(caps, jnp.int32))
   per_class = select.curriculum_per_class(int(candidates.sum()), num_classes, iteration,
                                           config.curriculum_step)
   if config.selection == 'threshold':  # A capped threshold rule: a share of the whole.

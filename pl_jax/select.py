@@ -115,8 +115,7 @@ def select_balanced(confidence: jax.Array, predicted: jax.Array, candidates: jax
   """
   eligible = candidates & (confidence > threshold)
   rank = _rank_within_class(jnp.where(eligible, confidence, -1.0), predicted)
-  caps = jnp.asarray(per_class)
-  return eligible & (rank < (caps[predicted] if caps.ndim else caps))
+  return eligible & (rank < per_class)
 
 
 def curriculum_share(iteration: int, step: float) -> float:
@@ -134,24 +133,6 @@ def curriculum_per_class(n_candidates: int, num_classes: int, iteration: int,
   if step <= 0:
     return n_candidates
   return int(np.ceil(curriculum_share(iteration, step) * n_candidates / num_classes))
-
-
-def human_class_shares(labels: np.ndarray, human: np.ndarray, num_classes: int,
-                       pseudo_count: float = 10.0) -> np.ndarray:
-  """Each class's share of the human labels, every class counted with
-  pseudo_count labels more (so a few labels do not set a class's cap far from
-  even). labels: int[N]; human: bool[N] -> float64[C], summing to 1."""
-  counts = np.bincount(labels[human], minlength=num_classes).astype(np.float64)
-  return (counts + pseudo_count) / (counts.sum() + num_classes * pseudo_count)
-
-
-def curriculum_caps(n_candidates: int, class_shares: np.ndarray, iteration: int,
-                    step: float) -> np.ndarray:
-  """How many of each class iteration k may select: curriculum_share's share
-  of the candidates, spread over the classes by class_shares (float[C]).
-  Returns int64[C]."""
-  return np.ceil(curriculum_share(iteration, step) * n_candidates
-                 * np.asarray(class_shares)).astype(np.int64)
 
 
 @jax.jit
