@@ -209,6 +209,9 @@ VARIANTS = {
     'n100s_default': ('--stratified', *FAST12, '--deskew=digits', '--graph_check=digits',
                       '--frozen=conv1'),
     'n100s_few_labels': ('--stratified', *FAST12, '--propagate'),
+    # Each class's cap in proportion to the human labels' classes
+    # (--selection=prior; n1000_default_prior) was tried here and removed:
+    # rerun it at commit 0e93a6c (BENCHMARKS.md).
     # Contrastive pretraining (n20_pretrain300_curriculum005_iter24) was tried
     # here and removed: rerun it at commit 3102a3e (BENCHMARKS.md).
 }
