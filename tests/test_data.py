@@ -199,6 +199,17 @@ def test_runs_started_together_on_a_fresh_machine_wait_for_one_download(
   data._read_verified_cache(data.mnist_cache_path(str(fresh)))
 
 
+def test_a_data_dir_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+  monkeypatch.setattr(data, '_network_reachable', lambda *a, **k: False)
+  not_a_dir = tmp_path / 'a_file'
+  not_a_dir.write_text('')
+  with pytest.raises(data_types.DataError) as error:
+    data.load_dataset('mnist', str(not_a_dir))
+  message = str(error.value)
+  assert '\n' not in message
+  assert f'cannot build the cache under {not_a_dir}/pl_jax: ' in message
+
+
 def test_no_source_lists_what_was_tried(tmp_path, monkeypatch):
   monkeypatch.setattr(data, '_network_reachable', lambda *a, **k: False)
   monkeypatch.setenv('PIP_INDEX_URL', 'http://127.0.0.1:9/simple')
