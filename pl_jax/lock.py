@@ -2,10 +2,11 @@
 
 A run, a review server or anything else that writes into a workdir holds its
 lock while it works; a process that builds the MNIST cache holds its data
-directory's, and another waits for it (data.py). The lock is an advisory `fcntl.flock` on `<workdir>/.lock`,
-which the kernel releases when the holder's process ends however it ends (kill
--9 too), so a lock is never stale and never needs removing by hand. The file
-keeps the holder's pid and what it is doing, for the refusal's message.
+directory's, and another waits for it (data.py). The lock is an advisory
+`fcntl.flock` on `<workdir>/.lock`, which the kernel releases when the holder's
+process ends however it ends (kill -9 too), so a lock is never stale and never
+needs removing by hand. The file keeps the holder's pid and what it is doing,
+for the refusal's message.
 Readers (reports, `pl_jax.report` on a running run) take no lock.
 """
 
