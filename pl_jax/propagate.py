@@ -16,7 +16,9 @@ subsets, so shapes never depend on the labels):
   spread    labels  -> class scores flowing along the graph's edges
 """
 
+import concurrent.futures
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +40,10 @@ STEPS = 400
 # the top-k; MNIST's neighbours took 9.8 s on 2 cores against 16.9 s in chunks
 # of 2,048, the same to the bit (BENCHMARKS.md).
 CHUNK = 64
+# Chunks computed at once, from threads. Why: XLA:CPU's top-k runs on one core;
+# MNIST's neighbours took 7.8-8.6 s on 2 cores from 2 threads against 11.7-13.7
+# s from one, the same to the bit (BENCHMARKS.md).
+THREADS = min(8, os.cpu_count() or 1)
 
 
 def embed(images: np.ndarray, nodes: np.ndarray, components: int = COMPONENTS) -> jax.Array:
@@ -90,12 +96,12 @@ def neighbours(embedding: jax.Array, nodes: np.ndarray,
   n = embedding.shape[0]
   nodes = jnp.asarray(nodes)
   padded = jnp.pad(embedding, ((0, -n % CHUNK), (0, 0)))
-  indices, similarities = [], []
-  for first in range(0, n, CHUNK):
-    i, s = _chunk_neighbours(padded[first:first + CHUNK], embedding, nodes,
-                             jnp.int32(first), k)
-    indices.append(i)
-    similarities.append(s)
+
+  def chunk(first):
+    return jax.block_until_ready(_chunk_neighbours(padded[first:first + CHUNK], embedding,
+                                                   nodes, jnp.int32(first), k))
+  with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
+    indices, similarities = zip(*pool.map(chunk, range(0, n, CHUNK)))
   indices = jnp.concatenate(indices)[:n]
   weights = jnp.exp((jnp.concatenate(similarities)[:n] - 1.0) / WIDTH)
   return indices, jnp.where(nodes[:, None], weights, 0.0)

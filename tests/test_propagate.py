@@ -50,16 +50,17 @@ def test_neighbours_are_nodes_and_never_oneself():
   assert (labels[indices[nodes]] == labels[nodes][:, None]).all()
 
 
-def test_neighbours_do_not_depend_on_the_chunk_size(monkeypatch):
+def test_neighbours_do_not_depend_on_the_chunk_size_or_the_threads(monkeypatch):
   images, _ = _blobs()  # 120 images: chunks of 16 and 64 end in a padded one.
   nodes = np.ones(len(images), bool)
   nodes[::5] = False
   embedding = propagate.embed(images, nodes, 5)
   graphs = []
-  for chunk in (1024, 64, 16):
+  for chunk, threads in ((1024, 1), (64, 1), (16, 1), (16, 3)):
     monkeypatch.setattr(propagate, 'CHUNK', chunk)
+    monkeypatch.setattr(propagate, 'THREADS', threads)
     graphs.append(propagate.neighbours(embedding, nodes, k=4))
-  chex.assert_trees_all_equal(graphs[0], graphs[1], graphs[2])
+  chex.assert_trees_all_equal(*graphs)
 
 
 def test_one_label_per_kind_labels_every_node():
