@@ -41,7 +41,7 @@ STEPS = 400
 # of 2,048, the same to the bit (BENCHMARKS.md).
 CHUNK = 64
 # Chunks computed at once, from threads. Why: XLA:CPU's top-k runs on one core;
-# MNIST's neighbours took 7.8-8.6 s on 2 cores from 2 threads against 11.7-13.7
+# MNIST's neighbours took 7.1-7.9 s on 2 cores from 2 threads against 10.6-11.7
 # s from one, the same to the bit (BENCHMARKS.md).
 THREADS = min(8, os.cpu_count() or 1)
 
