@@ -97,7 +97,7 @@ def neighbours(embedding: jax.Array, nodes: np.ndarray,
   nodes = jnp.asarray(nodes)
   padded = jnp.pad(embedding, ((0, -n % CHUNK), (0, 0)))
 
-  def chunk(first):
+  def chunk(first):  # Waited for, so at most THREADS [CHUNK, N] blocks at once.
     return jax.block_until_ready(_chunk_neighbours(padded[first:first + CHUNK], embedding,
                                                    nodes, jnp.int32(first), k))
   with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
