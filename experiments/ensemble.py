@@ -34,7 +34,7 @@ def held_out(members: list[str]) -> np.ndarray:
   for run in members:
     try:
       masks.append(sweep.load_labels(run)[1] == select.VALIDATION)
-    except (OSError, KeyError, ValueError) as e:
+    except sweep.LABELS_UNREADABLE as e:
       raise predict.PredictError(f'{run}: no readable labels.npz ({type(e).__name__})') from None
   if not masks[0].any() or any(not np.array_equal(mask, masks[0]) for mask in masks):
     raise predict.PredictError(f'{" + ".join(members)}: the runs must hold out the same '

@@ -82,7 +82,7 @@ def read_labels(run: str) -> tuple[np.ndarray, np.ndarray]:
   """A run's labels.npz: (labels, source), or a one-line exit."""
   try:
     return sweep.load_labels(run)
-  except (OSError, KeyError, ValueError, EOFError) as e:
+  except sweep.LABELS_UNREADABLE as e:
     sweep.fail(SCRIPT, f'{os.path.join(run, "labels.npz")}: no readable labels '
                f'({type(e).__name__})')
 

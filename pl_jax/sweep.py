@@ -44,9 +44,17 @@ def load_results(workdir: str) -> dict | None:
     return None
 
 
+# What load_labels raises where labels.npz is absent, empty, cut short or not
+# a run's: a script catches these to say so in one line.
+LABELS_UNREADABLE = (OSError, KeyError, ValueError, EOFError)
+
+
 def load_labels(workdir: str) -> tuple[np.ndarray, np.ndarray]:
   """The run's labels.npz: (labels, source), int[N] each (select.LabelState's).
-  Raises what np.load raises where it is absent or unreadable."""
+
+  Raises:
+    one of LABELS_UNREADABLE: the file is absent or unreadable.
+  """
   with np.load(os.path.join(workdir, 'labels.npz'), allow_pickle=False) as f:
     return f['labels'], f['source']
 

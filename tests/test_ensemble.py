@@ -45,8 +45,11 @@ def test_table_of_a_group_on_its_validation_split(mnist, tmp_path):
     pytest.param('{tmp}/a', '--groups must name groups of two or more',
                  marks=pytest.mark.slow),
     ('{tmp}/a+{tmp}/b', 'no readable labels.npz'),
+    ('{tmp}/empty+{tmp}/b', 'empty: no readable labels.npz (EOFError)'),
 ])
 def test_bad_input_is_one_line(tmp_path, groups, message):
+  (tmp_path / 'empty').mkdir()
+  (tmp_path / 'empty' / 'labels.npz').write_bytes(b'')
   args = [f'--groups={groups.format(tmp=tmp_path)}'] if groups else []
   assert_one_line_error(run_script('experiments/ensemble.py', *args,
                                    f'--benchmarks={tmp_path}/B.md'), message)
